@@ -1,0 +1,215 @@
+"""The ``tierflow`` command.
+
+Plugins are loaded before the command line is parsed, so that their commands
+(``tierflow_register_commands``) appear in ``--help``; a plugin that fails to
+load stops the command with its name and the cause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import click
+
+from engine import __version__
+from engine.config import Settings, load_settings
+from engine.errors import TierflowError
+from engine.plugins import PluginManager, create_plugin_manager
+from engine.progress import Steps
+
+
+class Context:
+    """What every command gets: the plugin manager and the flags that shape settings."""
+
+    def __init__(self, pm: PluginManager) -> None:
+        self.pm = pm
+        self.overrides: dict[str, Any] = {}
+
+    def settings(self, **overrides: Any) -> Settings:
+        return load_settings(**self.overrides, **overrides)
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tierflow")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the database, logs and keys [env TIERFLOW_DATA_DIR].",
+)
+@pass_context
+def cli(ctx: Context, data_dir: Path | None) -> None:
+    """Tierflow: the help desk, projects, operational work and timekeeping of an IT department."""
+    ctx.overrides["data_dir"] = data_dir
+
+
+def _host_port(command):
+    command = click.option("--port", type=int, help="Web port [env TIERFLOW_WEB_PORT].")(command)
+    return click.option("--host", help="Web address [env TIERFLOW_WEB_HOST].")(command)
+
+
+@cli.command()
+@click.option("--demo", is_flag=True, help="Load the demo IT department (idempotent).")
+@_host_port
+@pass_context
+def serve(ctx: Context, demo: bool, host: str | None, port: int | None) -> None:
+    """Run everything: migrations, Temporal (embedded unless configured), worker and web app."""
+    from engine.server import Parts, run
+
+    settings = ctx.settings(web_host=host, web_port=port)
+    asyncio.run(run(settings, ctx.pm, Parts(web=True, worker=True, demo=demo), Steps()))
+
+
+@cli.command()
+@pass_context
+def worker(ctx: Context) -> None:
+    """Run a worker only, against TIERFLOW_TEMPORAL_ADDRESS (scale out with more of these)."""
+    from engine.server import Parts, run
+
+    asyncio.run(run(ctx.settings(), ctx.pm, Parts(web=False, worker=True), Steps()))
+
+
+@cli.command()
+@_host_port
+@pass_context
+def web(ctx: Context, host: str | None, port: int | None) -> None:
+    """Run the web app only, against TIERFLOW_TEMPORAL_ADDRESS and a shared database."""
+    from engine.server import Parts, run
+
+    settings = ctx.settings(web_host=host, web_port=port)
+    asyncio.run(run(settings, ctx.pm, Parts(web=True, worker=False), Steps()))
+
+
+@cli.group()
+def db() -> None:
+    """Database schema: upgrade, check, show the current revisions."""
+
+
+@db.command("upgrade")
+@pass_context
+def db_upgrade(ctx: Context) -> None:
+    """Apply every pending migration of the core and of each plugin."""
+    from engine.server import prepare_database
+
+    prepare_database(ctx.settings(), ctx.pm, Steps()).dispose()
+
+
+@db.command("check")
+@pass_context
+def db_check(ctx: Context) -> None:
+    """Exit 1 if the database schema differs from the models (a missing migration)."""
+    from engine.db import create_db_engine
+    from engine.migrate import diff
+    from engine.model import Base
+    from engine.plugins import load_models
+
+    load_models(ctx.pm)
+    engine = create_db_engine(ctx.settings().effective_database_url)
+    try:
+        differences = diff(engine, Base.metadata)
+    finally:
+        engine.dispose()
+    if differences:
+        for line in differences:
+            click.echo(f"  {line}")
+        raise TierflowError(f"the schema differs from the models in {len(differences)} place(s)")
+    click.echo("The schema matches the models.")
+
+
+@db.command("current")
+@pass_context
+def db_current(ctx: Context) -> None:
+    """Show the applied revision of each migration branch."""
+    from engine.db import create_db_engine
+    from engine.migrate import current_heads, is_up_to_date
+    from engine.plugins import migration_branches
+
+    branches = migration_branches(ctx.pm)
+    engine = create_db_engine(ctx.settings().effective_database_url)
+    try:
+        for head in sorted(current_heads(engine, branches)):
+            click.echo(head)
+        state = "up to date" if is_up_to_date(engine, branches) else "migrations pending"
+        click.echo(f"({state})")
+    finally:
+        engine.dispose()
+
+
+@cli.command()
+@pass_context
+def demo(ctx: Context) -> None:
+    """Load every plugin's demo data into the database (running it twice adds nothing)."""
+    from engine.db import make_session_factory
+    from engine.server import load_demo, prepare_database
+
+    steps = Steps()
+    engine = prepare_database(ctx.settings(), ctx.pm, steps)
+    try:
+        load_demo(ctx.pm, make_session_factory(engine), steps)
+    finally:
+        engine.dispose()
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@pass_context
+def plugins(ctx: Context, as_json: bool) -> None:
+    """List the installed plugins, their versions and the hooks they implement."""
+    infos = ctx.pm.infos()
+    if as_json:
+        click.echo(json.dumps([asdict(info) for info in infos], indent=2))
+        return
+    for info in infos:
+        click.echo(f"{info.name} {info.version}  ({info.module}, from {info.distribution})")
+        for hook in info.hooks:
+            click.echo(f"    {hook}")
+
+
+@cli.command("config")
+@pass_context
+def show_config(ctx: Context) -> None:
+    """Show the resolved settings (the secret key is never printed)."""
+    settings = ctx.settings()
+    for name, value in settings.model_dump().items():
+        shown = "(set)" if name == "secret_key" and value else value
+        click.echo(f"TIERFLOW_{name.upper()}={shown if shown is not None else ''}")
+    click.echo(f"# database: {settings.effective_database_url}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console script; never shows a traceback for a known error."""
+    rc = _main(argv)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Leave without interpreter teardown: temporalio's runtime can abort at exit
+    # (sdk-python #300, ../shared/TEMPORAL.md).
+    os._exit(rc)
+
+
+def _main(argv: list[str] | None) -> int:
+    try:
+        pm = create_plugin_manager()
+        pm.call("tierflow_register_commands", cli=cli)
+        cli.main(args=argv, prog_name="tierflow", standalone_mode=False, obj=Context(pm))
+    except TierflowError as exc:
+        click.echo(f"tierflow: error: {exc}", err=True)
+        return 1
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 130
+    except KeyboardInterrupt:
+        return 130
+    return 0

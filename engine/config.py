@@ -1,0 +1,183 @@
+"""Settings from the environment, an optional ``tierflow.toml`` and command-line flags.
+
+Precedence, highest first: command-line flags (``--data-dir``, ``--host``,
+``--port``), ``TIERFLOW_*`` environment variables, ``tierflow.toml`` (in the
+working directory, or the file ``TIERFLOW_CONFIG`` names), defaults. A bad
+value is refused with the setting's name and the reason, before anything starts.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from engine.errors import ConfigError
+
+ENV_PREFIX = "TIERFLOW_"
+CONFIG_FILE = "tierflow.toml"
+SECRET_KEY_FILE = "secret_key"
+DATABASE_SCHEMES = ("sqlite", "postgresql")
+
+
+def config_file() -> Path:
+    """The TOML file settings are read from (it need not exist)."""
+    return Path(os.environ.get(f"{ENV_PREFIX}CONFIG", CONFIG_FILE))
+
+
+class Settings(BaseSettings):
+    """Every setting Tierflow reads; the environment names are ``TIERFLOW_<NAME>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        extra="forbid",
+        validate_default=True,
+    )
+
+    data_dir: Path = Field(
+        default=Path("tierflow-data"), description="Folder for the database, logs, keys."
+    )
+    database_url: str = Field(
+        default="", description="SQLAlchemy URL; empty means a SQLite file in the data directory."
+    )
+    temporal_address: str = Field(
+        default="", description="host:port of a Temporal cluster; empty starts the embedded one."
+    )
+    temporal_namespace: str = Field(default="default", min_length=1)
+    task_queue: str = Field(default="tierflow", min_length=1)
+    web_host: str = Field(default="127.0.0.1", min_length=1)
+    web_port: int = Field(default=8000, ge=1, le=65535)
+    secret_key: SecretStr | None = Field(
+        default=None, description="Signs sessions; generated into the data directory if unset."
+    )
+    log_level: str = Field(default="info", pattern=r"^(debug|info|warning|error)$")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file())
+        return (init_settings, env_settings, toml)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        return value.expanduser().absolute()
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        value = value.strip()
+        if value and value.split(":", 1)[0].split("+", 1)[0] not in DATABASE_SCHEMES:
+            raise ValueError(
+                "must start with sqlite:// or postgresql:// "
+                "(for example postgresql+psycopg://user@host:5432/tierflow)"
+            )
+        return value
+
+    @field_validator("temporal_address")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            return value
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("must be host:port, for example temporal.example.org:7233")
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured database URL, or the SQLite file in the data directory."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'tierflow.db'}"
+
+    @property
+    def embedded_temporal(self) -> bool:
+        """Whether Tierflow starts its own Temporal dev server."""
+        return not self.temporal_address
+
+    @property
+    def web_url(self) -> str:
+        host = f"[{self.web_host}]" if ":" in self.web_host else self.web_host
+        return f"http://{host}:{self.web_port}"
+
+
+_FLAG_OF = {"data_dir": "--data-dir", "web_host": "--host", "web_port": "--port"}
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Resolve the settings; ``overrides`` (from flags) win. Raises :class:`ConfigError`.
+
+    ``None`` overrides are ignored, so a CLI can pass its flags unconditionally.
+    """
+    given = {name: value for name, value in overrides.items() if value is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, given)) from exc
+    except (OSError, ValueError) as exc:  # an unreadable or malformed tierflow.toml
+        raise ConfigError(f"{config_file()}: cannot read settings: {exc}") from exc
+
+
+def _describe(exc: ValidationError, given: dict[str, Any]) -> str:
+    lines = ["invalid settings:"]
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else "?"
+        if error["type"] == "extra_forbidden":
+            where = f"{config_file()}: unknown setting '{name}'"
+            known = ", ".join(Settings.model_fields)
+            lines.append(f"  {where} (known settings: {known})")
+            continue
+        source = _FLAG_OF[name] if name in given and name in _FLAG_OF else None
+        where = source or f"{ENV_PREFIX}{name.upper()} (or '{name}' in {config_file()})"
+        reason = error["msg"].removeprefix("Value error, ")
+        lines.append(f"  {where}: {reason} (got {error.get('input')!r})")
+    return "\n".join(lines)
+
+
+def ensure_data_dir(settings: Settings) -> Path:
+    """Create the data directory (private to its owner) and return it."""
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise ConfigError(
+            f"TIERFLOW_DATA_DIR: cannot create {settings.data_dir}: {exc.strerror}"
+        ) from exc
+    return settings.data_dir
+
+
+def secret_key(settings: Settings) -> str:
+    """The configured secret key, or the one stored in the data directory (made on first run)."""
+    if settings.secret_key is not None:
+        value = settings.secret_key.get_secret_value()
+        if len(value) < 32:
+            raise ConfigError("TIERFLOW_SECRET_KEY: must be at least 32 characters long")
+        return value
+    path = ensure_data_dir(settings) / SECRET_KEY_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        stored = path.read_text(encoding="ascii").strip()
+        if len(stored) < 32:
+            raise ConfigError(
+                f"{path}: the stored secret key is too short; delete the file to make a new one"
+            ) from None
+        return stored
+    value = secrets.token_urlsafe(48)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(value + "\n")
+    return value

@@ -1,0 +1,68 @@
+"""Plain value types that plugins return from contribution hooks.
+
+They live apart from :mod:`engine.hookspecs` so that plugins and the engine can
+import them without pulling in pluggy, and so that each is easy to construct in
+a test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class MigrationBranch:
+    """An Alembic branch of migrations owned by one plugin.
+
+    ``label`` is the branch label (the plugin's name) and ``directory`` the folder
+    holding its revision files. The branch's first revision declares
+    ``depends_on = "engine"`` (or a later core revision) so that core tables
+    exist before a plugin's foreign keys point at them.
+    """
+
+    label: str
+    directory: Path
+
+
+@dataclass(frozen=True)
+class NavItem:
+    """A link in the web app's navigation bar.
+
+    ``roles`` limits who sees it (empty: every signed-in person); ``order``
+    sorts the bar, lower first.
+    """
+
+    label: str
+    path: str
+    roles: frozenset[str] = frozenset()
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class RequestType:
+    """A kind of request a requester can submit in the portal or the API.
+
+    ``workflow`` names the YAML workflow that runs each request of this type.
+    """
+
+    name: str
+    title: str
+    workflow: str
+    description: str = ""
+    category: str = ""
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    """A report the reports dashboard lists.
+
+    ``compute`` is called with a SQLAlchemy session and keyword filters and
+    returns rows (a list of dicts) the dashboard prints and exports as CSV.
+    """
+
+    name: str
+    title: str
+    description: str = ""
+    compute: object = None
+    columns: tuple[str, ...] = field(default_factory=tuple)

@@ -1,0 +1,294 @@
+"""Every hook a Tierflow plugin can implement.
+
+A plugin is a module (or object) with functions decorated by
+``engine.hookimpl`` and registered under the entry-point group ``tierflow``.
+The engine always calls hooks with keyword arguments, so a plugin may accept
+only the arguments it needs. Hooks named ``tierflow_register_*`` contribute
+things and have all their results collected, in plugin registration order
+reversed (pluggy's LIFO). Event hooks are named in the past tense.
+
+``docs/plugins.md`` documents each hook; ``tests/test_docs.py`` fails when one
+is missing there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+    from sqlalchemy.orm import Session
+    from starlette.routing import BaseRoute
+
+    from engine.config import Settings
+    from engine.contrib import MigrationBranch, NavItem, ReportSpec, RequestType
+    from engine.model import Event
+
+PROJECT = "tierflow"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# ---------------------------------------------------------------- startup ---
+
+
+@hookspec
+def tierflow_startup(settings: Settings) -> None:
+    """Check a plugin's own prerequisites once, when a process starts.
+
+    Called by ``tierflow serve``, ``tierflow worker`` and ``tierflow web`` after
+    every plugin is loaded and the database is migrated, before anything is
+    served. ``settings`` is the resolved :class:`engine.config.Settings`.
+    All implementations run; one that raises stops start-up, and the message
+    names the plugin and the cause.
+
+    Example::
+
+        @hookimpl
+        def tierflow_startup(settings):
+            (settings.data_dir / "attachments").mkdir(exist_ok=True)
+    """
+
+
+# ------------------------------------------------------------------ model ---
+
+
+@hookspec
+def tierflow_register_models() -> Iterable[ModuleType] | None:
+    """Return the modules that declare a plugin's own tables.
+
+    Each module defines mapped classes on the shared ``engine.model.Base`` and
+    may point at core tables by foreign key. The engine imports nothing of a
+    plugin by itself: this hook is how its tables join ``Base.metadata`` for
+    migrations and the model check. All results are collected. Called whenever
+    the metadata is assembled (migrations, ``tierflow db check``, tests).
+
+    Example::
+
+        @hookimpl
+        def tierflow_register_models():
+            from plugins.helpdesk import models; return [models]
+    """
+
+
+@hookspec
+def tierflow_register_migrations() -> MigrationBranch | None:
+    """Return the Alembic branch that creates and evolves a plugin's tables.
+
+    The result is an :class:`engine.contrib.MigrationBranch` (label = plugin
+    name, directory of revision files). The branches of all plugins are added
+    to Alembic's ``version_locations`` and upgraded together with the core by
+    ``tierflow db upgrade`` and by ``tierflow serve``. All results are collected.
+
+    Example::
+
+        @hookimpl
+        def tierflow_register_migrations():
+            return MigrationBranch("helpdesk", Path(__file__).parent / "migrations")
+    """
+
+
+# --------------------------------------------------------------- workflow ---
+
+
+@hookspec
+def tierflow_register_actions() -> Iterable[Callable[..., Any]] | None:
+    """Return the actions a plugin contributes to workflows.
+
+    Each action is a Temporal activity function (``@activity.defn`` with a
+    namespaced ``name`` such as ``"helpdesk.escalate"``) taking one dataclass
+    argument. The worker registers every action; a workflow's ``action:`` step
+    names one. All results are collected; two plugins contributing the same
+    name stop start-up.
+
+    Example::
+
+        @hookimpl
+        def tierflow_register_actions():
+            return [escalate, compute_sla]
+    """
+
+
+@hookspec
+def tierflow_register_workflow_dirs() -> Iterable[Path] | None:
+    """Return folders of YAML workflow files a plugin ships.
+
+    The loader reads every ``*.yaml`` workflow in these folders (and in the
+    site's own ``workflows/`` folder, which wins on a name clash) when
+    validating and deploying. All results are collected.
+
+    Example::
+
+        @hookimpl
+        def tierflow_register_workflow_dirs():
+            return [Path(__file__).parent / "workflows"]
+    """
+
+
+@hookspec
+def tierflow_register_forms() -> Iterable[Path] | None:
+    """Return YAML form definition files (or folders of them) a plugin ships.
+
+    Forms registered here can be named by any workflow's ``form:``; a workflow
+    may also define forms inline. All results are collected.
+
+    Example::
+
+        @hookimpl
+        def tierflow_register_forms():
+            return [Path(__file__).parent / "forms"]
+    """
+
+
+@hookspec
+def tierflow_register_request_types() -> Iterable[RequestType] | None:
+    """Return the request types requesters can submit (portal, API, e-mail).
+
+    Each :class:`engine.contrib.RequestType` names the workflow that runs it.
+    The portal lists them by ``title``; ``POST /api/requests`` takes ``name``.
+    All results are collected; a duplicate name stops start-up.
+
+    Example::
+
+        @hookimpl
+        def tierflow_register_request_types():
+            return [RequestType("incident", "Something is broken", workflow="incident")]
+    """
+
+
+# -------------------------------------------------------------------- web ---
+
+
+@hookspec
+def tierflow_register_routes() -> Iterable[BaseRoute] | None:
+    """Return Starlette routes (``Route``/``Mount``) a plugin adds to the web app.
+
+    Called once by ``create_app()``; paths are global, so prefix them with the
+    plugin's name (``/helpdesk/...``). All results are collected, appended
+    after the engine's own routes.
+
+    Example::
+
+        @hookimpl
+        def tierflow_register_routes():
+            return [Route("/projects", portfolio, name="projects.portfolio")]
+    """
+
+
+@hookspec
+def tierflow_register_navigation() -> Iterable[NavItem] | None:
+    """Return links for the web app's navigation bar.
+
+    Each :class:`engine.contrib.NavItem` has a label, a path, the roles that see
+    it and a sort order. Called once by ``create_app()``; all results are
+    collected and sorted by ``order``.
+
+    Example::
+
+        @hookimpl
+        def tierflow_register_navigation():
+            return [NavItem("Projects", "/projects", order=30)]
+    """
+
+
+@hookspec
+def tierflow_register_template_dirs() -> Iterable[Path] | None:
+    """Return folders of Jinja2 templates a plugin's pages use.
+
+    Templates live under ``templates/<plugin>/`` to avoid clashes. Called once
+    by ``create_app()``; all results are collected and searched after the
+    site's own override folder, so an admin can override any template.
+
+    Example::
+
+        @hookimpl
+        def tierflow_register_template_dirs():
+            return [Path(__file__).parent / "templates"]
+    """
+
+
+# ---------------------------------------------------------------- reports ---
+
+
+@hookspec
+def tierflow_register_reports() -> Iterable[ReportSpec] | None:
+    """Return reports for the reports dashboard and CSV export.
+
+    Each :class:`engine.contrib.ReportSpec` names a report and a ``compute``
+    callable taking a SQLAlchemy session and filters. All results are
+    collected; the dashboard lists them by title.
+
+    Example::
+
+        @hookimpl
+        def tierflow_register_reports():
+            return [ReportSpec("fcr", "First-contact resolution", compute=fcr_rows)]
+    """
+
+
+# -------------------------------------------------------------------- cli ---
+
+
+@hookspec
+def tierflow_register_commands(cli: click.Group) -> None:
+    """Add commands to the ``tierflow`` command line.
+
+    ``cli`` is the root :class:`click.Group`; add a command or a group named
+    after the plugin. Called once when the CLI starts, after plugins load.
+    All implementations run; return values are ignored.
+
+    Example::
+
+        @hookimpl
+        def tierflow_register_commands(cli):
+            cli.add_command(click.Command("sla-report", callback=print_sla))
+    """
+
+
+# ------------------------------------------------------------------- demo ---
+
+
+@hookspec
+def tierflow_load_demo_data(session: Session) -> None:
+    """Add a plugin's demo data to the database, idempotently.
+
+    Called by ``tierflow serve --demo`` and ``tierflow demo`` with an open
+    SQLAlchemy ``session`` after migrations; the engine commits once after all
+    plugins ran (and rolls back if one raises). Running it twice must add
+    nothing: look rows up by a natural key first (``engine.demo.get_or_create``).
+    Plugins meet through the shared model, so a plugin may reference a team
+    another plugin created, by slug. All implementations run.
+
+    Example::
+
+        @hookimpl
+        def tierflow_load_demo_data(session):
+            get_or_create(session, Team, slug="pmo", defaults={"name": "PMO"})
+    """
+
+
+# ----------------------------------------------------------------- events ---
+
+
+@hookspec
+def tierflow_event_recorded(event: Event, session: Session) -> None:
+    """React to an event appended to a work item's audit trail.
+
+    Called by ``engine.events.record_event`` right after the event row is
+    flushed, inside the same transaction (``session``), so what a subscriber
+    writes commits or rolls back with the event. Keep it quick; start
+    anything slow as a workflow. All implementations run; one that raises
+    aborts the transaction.
+
+    Example::
+
+        @hookimpl
+        def tierflow_event_recorded(event, session):
+            if event.type == "escalated": notify_owner_team(session, event)
+    """

@@ -1,0 +1,216 @@
+"""Runs Tierflow's processes: ``serve`` (everything), ``worker`` and ``web`` (one part each).
+
+Every step is shown as it happens. On SIGINT/SIGTERM everything this process
+started is stopped in reverse order, the embedded Temporal server last, so no
+process is left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import uvicorn
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+
+from engine.config import Settings, ensure_data_dir, secret_key
+from engine.db import create_db_engine, make_session_factory, ping, redact
+from engine.demo import load_demo_data
+from engine.errors import ConfigError, TierflowError
+from engine.migrate import upgrade
+from engine.plugins import PluginManager, load_models, migration_branches
+from engine.progress import Steps
+from engine.runtime.activities import worker_activities
+from engine.runtime.client import connect
+from engine.runtime.devserver import EmbeddedTemporal
+from engine.runtime.worker import build_worker
+from engine.web.app import create_app
+from engine.web.temporal import TemporalLink
+
+
+@dataclass(frozen=True)
+class Parts:
+    """Which parts a process runs."""
+
+    web: bool = True
+    worker: bool = True
+    demo: bool = False
+
+
+@dataclass
+class _Running:
+    """What has been started, so that shutdown stops exactly that, in reverse."""
+
+    stops: list[tuple[str, Callable[[], Awaitable[None]]]] = field(default_factory=list)
+    tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+
+
+def prepare_database(settings: Settings, pm: PluginManager, steps: Steps) -> Engine:
+    """Connect to the database and bring its schema (core and plugins) up to date."""
+    url = settings.effective_database_url
+    with steps.step(f"Migrating database {redact(url)}"):
+        db = create_db_engine(url)
+        ping(db)
+        load_models(pm)
+        upgrade(db, migration_branches(pm))
+    return db
+
+
+def load_demo(pm: PluginManager, sessions: sessionmaker[Session], steps: Steps) -> None:
+    with steps.step("Loading demo data") as detail:
+        added = load_demo_data(pm, sessions)
+        detail.append(
+            ", ".join(f"{n} {t}" for t, n in sorted(added.items())) + " added"
+            if added
+            else "already present, nothing added"
+        )
+
+
+async def run(settings: Settings, pm: PluginManager, parts: Parts, steps: Steps) -> None:
+    """Start the requested parts, wait for a stop signal, stop everything started."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    running = _Running()
+    try:
+        await _start(settings, pm, parts, steps, running, stop)
+        if not stop.is_set():
+            steps.say("Tierflow is running" + (f" at {settings.web_url}" if parts.web else ""))
+            steps.say("Press Ctrl-C to stop.")
+            await _wait(stop, running)
+    finally:
+        steps.say("Stopping …")
+        await _stop(running, steps)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        steps.say("Stopped.")
+
+
+async def _start(
+    settings: Settings,
+    pm: PluginManager,
+    parts: Parts,
+    steps: Steps,
+    running: _Running,
+    stop: asyncio.Event,
+) -> None:
+    steps.say(f"Starting Tierflow (data in {settings.data_dir})")
+    ensure_data_dir(settings)
+    secret_key(settings)
+    db = await asyncio.to_thread(prepare_database, settings, pm, steps)
+    running.stops.append(("database connections", lambda: asyncio.to_thread(db.dispose)))
+    sessions = make_session_factory(db)
+    with steps.step("Starting plugins") as detail:
+        pm.call("tierflow_startup", settings=settings)
+        detail.append(", ".join(info.name for info in pm.infos()) or "none installed")
+    if parts.demo:
+        await asyncio.to_thread(load_demo, pm, sessions, steps)
+    if settings.embedded_temporal and not (parts.web and parts.worker):
+        raise ConfigError(
+            "TIERFLOW_TEMPORAL_ADDRESS: must be set to run the worker or the web app on "
+            "their own (only 'tierflow serve' starts the embedded Temporal server)"
+        )
+    client = await _temporal(settings, steps, running) if parts.worker else None
+    if parts.worker:
+        with steps.step(f"Starting worker on task queue '{settings.task_queue}'"):
+            worker = build_worker(
+                client, settings.task_queue, activities=worker_activities(pm, sessions)
+            )
+            running.tasks["worker"] = asyncio.create_task(worker.run(), name="worker")
+            running.stops.append(("worker", worker.shutdown))
+    if parts.web:
+        link = TemporalLink(
+            client=client, address=settings.temporal_address, namespace=settings.temporal_namespace
+        )
+        app = create_app(settings, pm, db=db, temporal=link)
+        await _start_web(settings, app, steps, running)
+
+
+async def _temporal(settings: Settings, steps: Steps, running: _Running) -> Client:
+    address = settings.temporal_address
+    if settings.embedded_temporal:
+        server = EmbeddedTemporal(settings.data_dir / "temporal", namespace=settings.temporal_namespace)
+        with steps.step("Starting embedded Temporal server") as detail:
+            running.stops.append(("Temporal server", server.stop))
+            address = await server.start()
+            detail.append(f"on {address}, pid {server.pid}")
+    with steps.step(f"Connecting to Temporal at {address}"):
+        return await connect(address, settings.temporal_namespace)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: this process decides when to stop."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):  # type: ignore[override]
+        yield
+
+
+def _bind(settings: Settings) -> socket.socket:
+    family = socket.AF_INET6 if ":" in settings.web_host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.web_host, settings.web_port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(
+            f"--port / TIERFLOW_WEB_PORT: cannot listen on {settings.web_host}:"
+            f"{settings.web_port}: {exc.strerror} (is another Tierflow running? pick another port)"
+        ) from exc
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+async def _start_web(settings: Settings, app, steps: Steps, running: _Running) -> None:
+    with steps.step(f"Starting web server on {settings.web_url}"):
+        sock = _bind(settings)
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=5
+        )
+        server = _Server(config)
+        running.tasks["web"] = asyncio.create_task(server.serve(sockets=[sock]), name="web")
+
+        async def stop_web() -> None:
+            server.should_exit = True
+            with contextlib.suppress(Exception):
+                await running.tasks["web"]
+            sock.close()
+
+        running.stops.append(("web server", stop_web))
+        while not server.started:
+            if running.tasks["web"].done():
+                running.tasks["web"].result()
+                raise TierflowError("the web server stopped while starting")
+            await asyncio.sleep(0.02)
+
+
+async def _wait(stop: asyncio.Event, running: _Running) -> None:
+    """Wait for a stop signal, or for a part to end on its own (which is an error)."""
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait(
+        [stopper, *running.tasks.values()], return_when=asyncio.FIRST_COMPLETED
+    )
+    stopper.cancel()
+    for name, task in running.tasks.items():
+        if task in done:
+            exc = task.exception()
+            cause = f": {type(exc).__name__}: {exc}" if exc else ""
+            raise TierflowError(f"the {name} stopped unexpectedly{cause}")
+
+
+async def _stop(running: _Running, steps: Steps) -> None:
+    for name, stop in reversed(running.stops):
+        try:
+            with steps.step(f"Stopping {name}"):
+                await asyncio.wait_for(stop(), timeout=15)
+        except Exception as exc:  # keep stopping the rest; report what failed
+            steps.say(f"  could not stop {name} cleanly: {type(exc).__name__}: {exc}")

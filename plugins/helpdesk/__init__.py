@@ -1,0 +1,1 @@
+"""The help desk plugin: request types, intake, tiers, SLA, escalation and ownership."""

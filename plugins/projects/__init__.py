@@ -1,0 +1,1 @@
+"""The projects plugin: projects, phases, tasks, milestones and the portfolio."""

@@ -1,0 +1,1 @@
+"""The reports plugin: KPIs, resource load, charts and CSV export."""

@@ -1,0 +1,1 @@
+"""The timekeeping plugin: time entries, timers, timesheets, approval and cost rates."""

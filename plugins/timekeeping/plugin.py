@@ -1,0 +1,13 @@
+"""Hook implementations of the timekeeping plugin."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from engine.hookspecs import hookimpl
+from plugins.timekeeping import demo
+
+
+@hookimpl
+def tierflow_load_demo_data(session: Session) -> None:
+    demo.load(session)
