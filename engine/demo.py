@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.model import Base
+from engine.model import Base, Membership, Person, Team, WorkItem
 from engine.plugins import PluginManager
 
 M = TypeVar("M", bound=Base)
@@ -46,3 +46,39 @@ def _counts(session: Session) -> dict[str, int]:
         table.name: session.scalar(select(func.count()).select_from(table)) or 0
         for table in Base.metadata.sorted_tables
     }
+
+
+def ensure_team(session: Session, slug: str, **fields: Any) -> Team:
+    """The team with ``slug``, created with ``fields`` if it does not exist yet."""
+    team, _ = get_or_create(session, Team, slug=slug, defaults=fields)
+    return team
+
+
+def ensure_person(
+    session: Session,
+    email: str,
+    *,
+    roles: set[str] | frozenset[str] = frozenset(),
+    teams: Mapping[str, str] | None = None,
+    **fields: Any,
+) -> Person:
+    """The person with ``email``, created with ``fields``; adds missing roles and memberships.
+
+    ``teams`` maps team slugs (which must exist) to the membership role
+    (``member`` or ``lead``). Existing roles and memberships are left alone.
+    """
+    person, _ = get_or_create(session, Person, email=email.lower(), defaults=fields)
+    person.grant(*sorted(roles))
+    for slug, role in (teams or {}).items():
+        team = session.scalars(select(Team).filter_by(slug=slug)).one()
+        get_or_create(
+            session, Membership, team_id=team.id, person_id=person.id, defaults={"role": role}
+        )
+    session.flush()
+    return person
+
+
+def ensure_work_item(session: Session, reference: str, **fields: Any) -> WorkItem:
+    """The work item with ``reference`` (its natural key), created with ``fields`` if absent."""
+    item, _ = get_or_create(session, WorkItem, reference=reference, defaults=fields)
+    return item

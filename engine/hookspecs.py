@@ -83,8 +83,9 @@ def tierflow_register_migrations() -> MigrationBranch | None:
 
     The result is an :class:`engine.contrib.MigrationBranch` (label = plugin
     name, directory of revision files). The branches of all plugins are added
-    to Alembic's ``version_locations`` and upgraded together with the core by
-    ``tierflow db upgrade`` and by ``tierflow serve``. All results are collected.
+    to Alembic's ``version_locations`` and upgraded together with the core.
+    Called by ``tierflow db upgrade`` and ``tierflow serve`` before migrating.
+    All results are collected.
 
     Example::
 
@@ -103,9 +104,9 @@ def tierflow_register_actions() -> Iterable[Callable[..., Any]] | None:
 
     Each action is a Temporal activity function (``@activity.defn`` with a
     namespaced ``name`` such as ``"helpdesk.escalate"``) taking one dataclass
-    argument. The worker registers every action; a workflow's ``action:`` step
-    names one. All results are collected; two plugins contributing the same
-    name stop start-up.
+    argument. Called once by each worker at start-up, which registers every
+    action; a workflow's ``action:`` step names one. All results are
+    collected; two plugins contributing the same name stop start-up.
 
     Example::
 
@@ -119,9 +120,10 @@ def tierflow_register_actions() -> Iterable[Callable[..., Any]] | None:
 def tierflow_register_workflow_dirs() -> Iterable[Path] | None:
     """Return folders of YAML workflow files a plugin ships.
 
-    The loader reads every ``*.yaml`` workflow in these folders (and in the
-    site's own ``workflows/`` folder, which wins on a name clash) when
-    validating and deploying. All results are collected.
+    Called by the workflow loader when it validates and deploys: it reads
+    every ``*.yaml`` workflow in these folders (and in the site's own
+    ``workflows/`` folder, which wins on a name clash). All results are
+    collected.
 
     Example::
 
@@ -135,8 +137,9 @@ def tierflow_register_workflow_dirs() -> Iterable[Path] | None:
 def tierflow_register_forms() -> Iterable[Path] | None:
     """Return YAML form definition files (or folders of them) a plugin ships.
 
-    Forms registered here can be named by any workflow's ``form:``; a workflow
-    may also define forms inline. All results are collected.
+    Called by the workflow loader; forms registered here can be named by any
+    workflow's ``form:`` (a workflow may also define forms inline). All
+    results are collected.
 
     Example::
 
@@ -151,8 +154,9 @@ def tierflow_register_request_types() -> Iterable[RequestType] | None:
     """Return the request types requesters can submit (portal, API, e-mail).
 
     Each :class:`engine.contrib.RequestType` names the workflow that runs it.
-    The portal lists them by ``title``; ``POST /api/requests`` takes ``name``.
-    All results are collected; a duplicate name stops start-up.
+    Called once by ``create_app()``: the portal lists them by ``title`` and
+    ``POST /api/requests`` takes ``name``. All results are collected; a
+    duplicate name stops start-up.
 
     Example::
 
@@ -221,8 +225,9 @@ def tierflow_register_reports() -> Iterable[ReportSpec] | None:
     """Return reports for the reports dashboard and CSV export.
 
     Each :class:`engine.contrib.ReportSpec` names a report and a ``compute``
-    callable taking a SQLAlchemy session and filters. All results are
-    collected; the dashboard lists them by title.
+    callable taking a SQLAlchemy session and filters. Called by the reports
+    dashboard when it lists reports. All results are collected; the
+    dashboard lists them by title.
 
     Example::
 

@@ -69,7 +69,8 @@ class PluginManager(pluggy.PluginManager):
         try:
             self.register(plugin, name=name)
         except pluggy.PluginValidationError as exc:
-            raise PluginError(f"plugin '{name}' is invalid: {exc}", plugin=name) from exc
+            detail = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+            raise PluginError(f"plugin '{name}' is invalid: {detail}", plugin=name) from exc
         except ValueError as exc:  # registered twice under one name
             raise PluginError(f"plugin '{name}' cannot be registered: {exc}", plugin=name) from exc
         module = getattr(plugin, "__name__", type(plugin).__name__)
@@ -77,7 +78,12 @@ class PluginManager(pluggy.PluginManager):
 
     def verify(self) -> None:
         """Fail by name on a hook implementation that matches no hook (a misspelling)."""
-        known = [name for name in dir(self.hook) if name.startswith("tierflow_")]
+        known = [
+            name
+            for name in dir(self.hook)
+            if isinstance(getattr(self.hook, name), pluggy.HookCaller)
+            and getattr(self.hook, name).has_spec()
+        ]
         for name in dir(self.hook):
             caller = getattr(self.hook, name)
             if not isinstance(caller, pluggy.HookCaller) or caller.has_spec():

@@ -80,7 +80,7 @@ async def run(settings: Settings, pm: PluginManager, parts: Parts, steps: Steps)
         loop.add_signal_handler(sig, stop.set)
     running = _Running()
     try:
-        await _start(settings, pm, parts, steps, running, stop)
+        await _start(settings, pm, parts, steps, running)
         if not stop.is_set():
             steps.say("Tierflow is running" + (f" at {settings.web_url}" if parts.web else ""))
             steps.say("Press Ctrl-C to stop.")
@@ -94,12 +94,7 @@ async def run(settings: Settings, pm: PluginManager, parts: Parts, steps: Steps)
 
 
 async def _start(
-    settings: Settings,
-    pm: PluginManager,
-    parts: Parts,
-    steps: Steps,
-    running: _Running,
-    stop: asyncio.Event,
+    settings: Settings, pm: PluginManager, parts: Parts, steps: Steps, running: _Running
 ) -> None:
     steps.say(f"Starting Tierflow (data in {settings.data_dir})")
     ensure_data_dir(settings)
@@ -136,7 +131,9 @@ async def _start(
 async def _temporal(settings: Settings, steps: Steps, running: _Running) -> Client:
     address = settings.temporal_address
     if settings.embedded_temporal:
-        server = EmbeddedTemporal(settings.data_dir / "temporal", namespace=settings.temporal_namespace)
+        server = EmbeddedTemporal(
+            settings.data_dir / "temporal", namespace=settings.temporal_namespace
+        )
         with steps.step("Starting embedded Temporal server") as detail:
             running.stops.append(("Temporal server", server.stop))
             address = await server.start()

@@ -11,6 +11,11 @@ from engine.demo import ensure_person
 
 def load(session: Session) -> None:
     ensure_person(
-        session, "grace.turner@example.org", name="Grace Turner", cost_rate=Decimal("85.00"),
-        weekly_capacity_minutes=40 * 60, is_staff=True, roles={"manager"},
+        session,
+        "grace.turner@example.org",
+        name="Grace Turner",
+        cost_rate=Decimal("85.00"),
+        weekly_capacity_minutes=40 * 60,
+        is_staff=True,
+        roles={"manager"},
     )

@@ -15,5 +15,6 @@ INTERNAL = [
 
 def load(session: Session) -> None:
     for reference, title in INTERNAL:
-        ensure_work_item(session, reference, kind="internal", type="internal", status="open",
-                         title=title)
+        ensure_work_item(
+            session, reference, kind="internal", type="internal", status="open", title=title
+        )
