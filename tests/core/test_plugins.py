@@ -181,3 +181,22 @@ def test_cli_stops_on_a_broken_plugin_without_a_traceback(tmp_path: Path) -> Non
         "tierflow: error: plugin 'broken' (tf_broken, from tierflow-broken 1.0) "
         "failed to import: ImportError: needs libfoo"
     )
+
+
+def test_plugin_adds_a_cli_command(tmp_path: Path) -> None:
+    source = (
+        "import click\n"
+        "from engine.hookspecs import hookimpl\n"
+        "@click.command('hello')\n"
+        "@click.argument('name')\n"
+        "def hello(name):\n"
+        "    'Greet someone.'\n"
+        "    click.echo(f'hello {name}')\n"
+        "@hookimpl\n"
+        "def tierflow_register_commands(cli):\n"
+        "    cli.add_command(hello)\n"
+    )
+    make_distribution(tmp_path, "tierflow-hello", {"tf_hello": source}, {"hello": "tf_hello"})
+    assert "Greet someone." in run_cli("--help", path=tmp_path).stdout
+    result = run_cli("hello", "desk", path=tmp_path)
+    assert (result.returncode, result.stdout) == (0, "hello desk\n")

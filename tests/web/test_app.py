@@ -1,0 +1,103 @@
+"""The web app: health with the failing part named, pages and API errors, plugin routes."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+from sqlalchemy.engine import Engine
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from engine.config import Settings
+from engine.contrib import NavItem, RequestType
+from engine.db import create_db_engine
+from engine.hookspecs import hookimpl
+from engine.plugins import create_plugin_manager
+from engine.web.app import create_app
+from engine.web.temporal import TemporalLink
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Pages:
+    @hookimpl
+    def tierflow_register_routes(self):
+        return [Route("/printers", lambda request: PlainTextResponse("printers page"))]
+
+    @hookimpl
+    def tierflow_register_navigation(self):
+        return [NavItem("Printers", "/printers", order=5), NavItem("Zeta", "/z", order=1)]
+
+    @hookimpl
+    def tierflow_register_request_types(self):
+        return [RequestType("printer", "Printer problem", workflow="incident", category="hardware")]
+
+    @hookimpl
+    def tierflow_register_template_dirs(self):
+        return []
+
+
+@pytest.fixture
+def client(db_engine: Engine, tmp_path) -> TestClient:
+    pm = create_plugin_manager(entry_points=False, plugins=[("pages", Pages())])
+    settings = Settings(data_dir=tmp_path)
+    link = TemporalLink(address=f"127.0.0.1:{closed_port()}")
+    app = create_app(settings, pm, db=db_engine, temporal=link)
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+def test_health_names_temporal_when_it_is_down(client: TestClient) -> None:
+    started = time.monotonic()
+    reply = client.get("/healthz")
+    assert time.monotonic() - started < 5
+    assert reply.status_code == 503
+    body = reply.json()
+    assert body["database"] == "ok"
+    assert body["temporal"].startswith("error: ")
+
+
+def test_health_names_the_database_when_it_is_down(tmp_path) -> None:
+    pm = create_plugin_manager(entry_points=False)
+    db = create_db_engine(f"postgresql+psycopg://nobody@127.0.0.1:{closed_port()}/none")
+    app = create_app(
+        Settings(data_dir=tmp_path), pm, db=db, temporal=TemporalLink(address="127.0.0.1:1")
+    )
+    with TestClient(app) as test_client:
+        reply = test_client.get("/healthz")
+    assert reply.status_code == 503
+    assert reply.json()["database"].startswith("error: ")
+
+
+def test_plugin_routes_navigation_and_request_types(client: TestClient) -> None:
+    assert client.get("/printers").text == "printers page"
+    home = client.get("/")
+    assert home.status_code == 200
+    assert home.text.index(">Zeta<") < home.text.index(">Printers<")
+    assert "Printer problem" in home.text
+    assert client.get("/api/request-types").json() == [
+        {
+            "name": "printer",
+            "title": "Printer problem",
+            "description": "",
+            "category": "hardware",
+            "workflow": "incident",
+        }
+    ]
+
+
+def test_unknown_paths_answer_html_or_json(client: TestClient) -> None:
+    page = client.get("/no-such-page", headers={"accept": "text/html"})
+    assert page.status_code == 404
+    assert "text/html" in page.headers["content-type"]
+    assert "<h1>404</h1>" in page.text
+    api = client.get("/api/no-such-thing")
+    assert api.status_code == 404
+    assert api.json() == {"error": "Not Found", "status": 404}
