@@ -45,7 +45,7 @@ def redact(url: str | URL) -> str:
     """``url`` as text with its password replaced by ``***``, fit for logs and messages."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", str(url))
 
 
@@ -57,7 +57,7 @@ def normalise_url(url: str | URL) -> URL:
     """
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:
         raise DatabaseError(
             f"invalid database URL {redact(url)!r}: {exc}; expected {_SUPPORTED}"
         ) from exc
@@ -99,7 +99,7 @@ def create_db_engine(url: str | URL, **kw: Any) -> Engine:
 
 
 def make_session_factory(db: Engine) -> sessionmaker[Session]:
-    """A session factory bound to ``db``; objects stay usable after commit (``expire_on_commit=False``)."""
+    """Sessions bound to ``db``; objects stay readable after commit (``expire_on_commit=False``)."""
     return sessionmaker(db, expire_on_commit=False)
 
 

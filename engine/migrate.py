@@ -27,10 +27,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.script.revision import ResolutionError, RevisionMap
+from alembic.script import Script, ScriptDirectory
+from alembic.script.revision import ResolutionError, Revision, RevisionMap
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, MetaData, TypeDecorator
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import SQLAlchemyError
 
 from engine.contrib import MigrationBranch
@@ -95,16 +96,17 @@ def upgrade(engine: Engine, branches: Sequence[MigrationBranch] = ()) -> None:
     :class:`~engine.errors.DatabaseError` naming the database and the cause.
     """
     try:
-        with engine.connect() as connection, _foreign_keys_off(connection):
-            with connection.begin():
-                if connection.dialect.name == "postgresql":
-                    connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_LOCK_ID})")
-                command.upgrade(alembic_config(branches, connection=connection), "heads")
-                _check_foreign_keys(connection)
+        with (
+            engine.connect() as connection,
+            _foreign_keys_off(connection),
+            connection.begin(),
+        ):
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_LOCK_ID})")
+            command.upgrade(alembic_config(branches, connection=connection), "heads")
+            _check_foreign_keys(connection)
     except CommandError as exc:
-        raise DatabaseError(
-            f"cannot migrate {redact(engine.url)!r}: {exc}{_hint(exc)}"
-        ) from exc
+        raise DatabaseError(f"cannot migrate {redact(engine.url)!r}: {exc}{_hint(exc)}") from exc
     except SQLAlchemyError as exc:
         raise DatabaseError(f"migrating {redact(engine.url)!r} failed: {_first_line(exc)}") from exc
 
@@ -115,33 +117,39 @@ def script_heads(branches: Sequence[MigrationBranch] = ()) -> set[str]:
 
 
 def current_heads(engine: Engine, branches: Sequence[MigrationBranch] = ()) -> set[str]:
-    """The revisions the database is at (one per branch; empty for a new database).
+    """The latest applied revision of each branch; empty for a new database.
 
-    With ``branches``, every revision found must be known to the core or one
-    of them; otherwise :class:`~engine.errors.DatabaseError` says which is
-    not (a plugin was uninstalled, or the database is newer than the code).
+    Alembic's version table leaves out a revision another branch depends on
+    (the core's, once a plugin built on it); it is counted here, so a fully
+    migrated database gives the same set as :func:`script_heads`. Revisions
+    that neither the core nor ``branches`` know are returned as they are.
     """
-    try:
-        with engine.connect() as connection:
-            heads = set(MigrationContext.configure(connection).get_current_heads())
-    except SQLAlchemyError as exc:
-        raise DatabaseError(
-            f"cannot read the schema revision of {redact(engine.url)!r}: {_first_line(exc)}"
-        ) from exc
-    if branches:
-        known = ScriptDirectory.from_config(alembic_config(branches)).revision_map
-        unknown = sorted(head for head in heads if not _is_known(known, head))
-        if unknown:
-            raise DatabaseError(
-                f"{redact(engine.url)!r} is at revision(s) {', '.join(unknown)} that no "
-                f"installed migration knows{_UNKNOWN_HINT}"
-            )
-    return heads
+    revisions = _revision_map(branches)
+    applied = _applied(revisions, _version_table(engine))
+    children = {
+        parent
+        for rev_id in applied
+        if (rev := _lookup(revisions, rev_id)) is not None
+        for parent in _to_tuple(rev.down_revision)
+    }
+    return applied - children if applied else set()
 
 
 def is_up_to_date(engine: Engine, branches: Sequence[MigrationBranch] = ()) -> bool:
-    """Whether the database is at the latest revision of the core and every branch."""
-    return current_heads(engine, branches) == script_heads(branches)
+    """Whether every revision of the core and of ``branches`` has been applied.
+
+    Raises :class:`~engine.errors.DatabaseError` when the database is at a
+    revision that none of them knows, since :func:`upgrade` would fail too.
+    """
+    revisions = _revision_map(branches)
+    recorded = _version_table(engine)
+    unknown = sorted(rev_id for rev_id in recorded if _lookup(revisions, rev_id) is None)
+    if unknown:
+        raise DatabaseError(
+            f"{redact(engine.url)!r} is at revision(s) {', '.join(unknown)} that no "
+            f"installed migration knows{_UNKNOWN_HINT}"
+        )
+    return script_heads(branches) <= _applied(revisions, recorded)
 
 
 def diff(engine: Engine, metadata: MetaData) -> list[SchemaDifference]:
@@ -206,7 +214,7 @@ def revision(
 
     def write(config: Config) -> Path:
         result = command.revision(config, message, autogenerate=autogenerate, **options)
-        assert result is not None and not isinstance(result, list)
+        assert isinstance(result, Script), result  # one revision from one env.py
         return Path(result.path)
 
     if engine is None:
@@ -232,9 +240,16 @@ def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | 
 
     Revisions are frozen history and must not import model code, so a
     ``UTCDateTime`` column is written as ``sa.DateTime(timezone=True)``.
+    ``JSONB`` is spelled out because Alembic renders it correctly only when
+    autogenerating against PostgreSQL.
     """
-    if type_ == "type" and isinstance(obj, TypeDecorator):
+    if type_ != "type":
+        return False
+    if isinstance(obj, TypeDecorator):
         return f"sa.{obj.impl_instance!r}"
+    if isinstance(obj, JSONB):
+        autogen_context.imports.add("from sqlalchemy.dialects import postgresql")
+        return "postgresql.JSONB(astext_type=sa.Text())"
     return False
 
 
@@ -275,11 +290,50 @@ def _all_branches(branches: Sequence[MigrationBranch]) -> list[MigrationBranch]:
     return every
 
 
-def _is_known(revision_map: RevisionMap, revision_id: str) -> bool:
+def _version_table(engine: Engine) -> set[str]:
+    """The revisions recorded in ``alembic_version`` (Alembic's "current heads")."""
     try:
-        return revision_map.get_revision(revision_id) is not None
+        with engine.connect() as connection:
+            return set(MigrationContext.configure(connection).get_current_heads())
+    except SQLAlchemyError as exc:
+        raise DatabaseError(
+            f"cannot read the schema revision of {redact(engine.url)!r}: {_first_line(exc)}"
+        ) from exc
+
+
+def _revision_map(branches: Sequence[MigrationBranch]) -> RevisionMap:
+    return ScriptDirectory.from_config(alembic_config(branches)).revision_map
+
+
+def _lookup(revisions: RevisionMap, rev_id: str) -> Revision | None:
+    try:
+        return revisions.get_revision(rev_id)
     except ResolutionError:
-        return False
+        return None
+
+
+def _applied(revisions: RevisionMap, recorded: set[str]) -> set[str]:
+    """``recorded`` and every revision they build on (down revisions and dependencies)."""
+    applied: set[str] = set()
+    pending = list(recorded)
+    while pending:
+        rev_id = pending.pop()
+        if rev_id in applied:
+            continue
+        applied.add(rev_id)
+        rev = _lookup(revisions, rev_id)
+        if rev is None:
+            continue
+        pending.extend(_to_tuple(rev.down_revision))
+        for dependency in _to_tuple(rev.dependencies):
+            pending.extend(r.revision for r in revisions.get_revisions(dependency) if r)
+    return applied
+
+
+def _to_tuple(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
 _UNKNOWN_HINT = (

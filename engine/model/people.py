@@ -128,7 +128,9 @@ class Membership(Base):
     __tablename__ = "team_membership"
     __table_args__ = (CheckConstraint(one_of("role", MEMBERSHIP_ROLES), name="role"),)
 
-    team_id: Mapped[int] = mapped_column(ForeignKey("team.id", ondelete="CASCADE"), primary_key=True)
+    team_id: Mapped[int] = mapped_column(
+        ForeignKey("team.id", ondelete="CASCADE"), primary_key=True
+    )
     person_id: Mapped[int] = mapped_column(
         ForeignKey("person.id", ondelete="CASCADE"), primary_key=True, index=True
     )

@@ -75,7 +75,9 @@ class WorkItem(IdMixin, TimestampMixin, Base):
     owner_team: Mapped[Team | None] = relationship(foreign_keys=[owner_team_id])
     current_team: Mapped[Team | None] = relationship(foreign_keys=[current_team_id])
     definition: Mapped[WorkflowDefinition | None] = relationship()
-    parent: Mapped[WorkItem | None] = relationship(back_populates="children", remote_side="WorkItem.id")
+    parent: Mapped[WorkItem | None] = relationship(
+        back_populates="children", remote_side="WorkItem.id"
+    )
     children: Mapped[list[WorkItem]] = relationship(
         back_populates="parent", cascade="all", passive_deletes=True, order_by="WorkItem.id"
     )

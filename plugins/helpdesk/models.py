@@ -20,15 +20,15 @@ class Category(IdMixin, Base):
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("helpdesk_category.id"), index=True)
-    default_team_id: Mapped[int | None] = mapped_column(
-        ForeignKey("team.id", ondelete="SET NULL")
-    )
+    default_team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id", ondelete="SET NULL"))
     active: Mapped[bool] = mapped_column(default=True)
 
     parent: Mapped[Category | None] = relationship(
         back_populates="children", remote_side="Category.id"
     )
-    children: Mapped[list[Category]] = relationship(back_populates="parent", order_by="Category.name")
+    children: Mapped[list[Category]] = relationship(
+        back_populates="parent", order_by="Category.name"
+    )
     default_team: Mapped[Team | None] = relationship()
 
     def __repr__(self) -> str:

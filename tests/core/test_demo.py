@@ -34,5 +34,9 @@ def test_demo_is_an_it_department_and_loading_twice_adds_nothing(db_engine: Engi
         )
         assert leads >= 5
         project = session.scalars(select(WorkItem).filter_by(reference="PRJ-0001")).one()
-        assert [child.title for child in project.children][0] == "Pilot group"
+        assert [child.title for child in project.children] == [
+            "Pilot group",
+            "Wave 1: head office",
+            "Wave 2: branches",
+        ]
         assert "project_manager" in project.assignee.role_names

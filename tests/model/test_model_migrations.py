@@ -1,0 +1,159 @@
+"""Migrations: the core and plugin branches build exactly the schema the models describe."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Column, Engine, ForeignKey, Integer, MetaData, String, Table, inspect, text
+
+from engine.contrib import MigrationBranch
+from engine.db import create_db_engine, make_session_factory
+from engine.errors import DatabaseError
+from engine.migrate import (
+    CORE,
+    current_heads,
+    diff,
+    is_up_to_date,
+    revision,
+    script_heads,
+    upgrade,
+)
+from engine.model import Base, Team, UTCDateTime
+from plugins.helpdesk import models as helpdesk_models
+
+HELPDESK_BRANCH = MigrationBranch("helpdesk", Path(helpdesk_models.__file__).parent / "migrations")
+
+ALL_HEADS = {"engine_0001", "helpdesk_0001"}
+
+
+@pytest.fixture
+def empty_engine(database_url: str) -> Iterator[Engine]:
+    db = create_db_engine(database_url)
+    yield db
+    db.dispose()
+
+
+def test_upgrade_from_empty_builds_exactly_the_models(empty_engine: Engine) -> None:
+    assert current_heads(empty_engine) == set()
+    assert not is_up_to_date(empty_engine, [HELPDESK_BRANCH])
+
+    upgrade(empty_engine, [HELPDESK_BRANCH])
+
+    assert diff(empty_engine, Base.metadata) == []
+    assert current_heads(empty_engine, [HELPDESK_BRANCH]) == ALL_HEADS
+    assert script_heads([HELPDESK_BRANCH]) == ALL_HEADS
+    assert is_up_to_date(empty_engine, [HELPDESK_BRANCH])
+
+
+def test_upgrading_again_changes_nothing(empty_engine: Engine) -> None:
+    upgrade(empty_engine, [HELPDESK_BRANCH])
+    with make_session_factory(empty_engine).begin() as session:
+        session.add(Team(slug="ops", name="Operations"))
+
+    upgrade(empty_engine, [HELPDESK_BRANCH])
+
+    with empty_engine.connect() as connection:
+        assert connection.scalar(text("SELECT slug FROM team")) == "ops"
+        versions = connection.scalars(text("SELECT version_num FROM alembic_version")).all()
+    assert sorted(versions) == ["helpdesk_0001"]  # the core head is implied by the dependency
+    assert current_heads(empty_engine, [HELPDESK_BRANCH]) == ALL_HEADS
+
+
+def test_a_plugin_installed_later_gets_its_tables(empty_engine: Engine) -> None:
+    upgrade(empty_engine)
+    assert "helpdesk_category" not in inspect(empty_engine).get_table_names()
+    assert is_up_to_date(empty_engine)
+    assert not is_up_to_date(empty_engine, [HELPDESK_BRANCH])
+    assert [str(d) for d in diff(empty_engine, Base.metadata)] == [
+        "add table helpdesk_category",
+        "add index ix_helpdesk_category_parent_id on helpdesk_category",
+    ]
+
+    upgrade(empty_engine, [HELPDESK_BRANCH])
+
+    assert "helpdesk_category" in inspect(empty_engine).get_table_names()
+    assert is_up_to_date(empty_engine, [HELPDESK_BRANCH])
+
+
+def test_a_revision_of_an_uninstalled_plugin_is_named(empty_engine: Engine) -> None:
+    upgrade(empty_engine, [HELPDESK_BRANCH])
+
+    with pytest.raises(DatabaseError, match=r"helpdesk_0001 .*install the plugin"):
+        is_up_to_date(empty_engine)
+    with pytest.raises(DatabaseError, match=r"Can't locate revision.*helpdesk_0001"):
+        upgrade(empty_engine)
+
+
+def test_a_failing_migration_leaves_the_database_untouched(
+    empty_engine: Engine, tmp_path: Path
+) -> None:
+    upgrade(empty_engine)
+    broken = MigrationBranch("broken", tmp_path)
+    (tmp_path / "broken_0001_oops.py").write_text(
+        "from alembic import op\n"
+        "import sqlalchemy as sa\n"
+        "revision = 'broken_0001'\n"
+        "down_revision = None\n"
+        "branch_labels = ('broken',)\n"
+        "depends_on = 'engine_0001'\n"
+        "def upgrade():\n"
+        "    op.create_table('half_done', sa.Column('id', sa.Integer, primary_key=True))\n"
+        "    op.execute('SELECT * FROM no_such_table')\n"
+    )
+
+    with pytest.raises(DatabaseError, match="no_such_table"):
+        upgrade(empty_engine, [broken])
+
+    assert "half_done" not in inspect(empty_engine).get_table_names()
+    assert current_heads(empty_engine) == {"engine_0001"}
+
+
+def test_revision_starts_a_plugin_branch_that_upgrades_cleanly(
+    empty_engine: Engine, tmp_path: Path
+) -> None:
+    upgrade(empty_engine, [HELPDESK_BRANCH])
+    metadata = MetaData(naming_convention=Base.metadata.naming_convention)
+    for table in Base.metadata.tables.values():
+        table.to_metadata(metadata)
+    Table(
+        "demo_asset",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("tag", String(32), nullable=False, unique=True),
+        Column("owner_id", ForeignKey("person.id", ondelete="SET NULL"), index=True),
+        Column("bought_at", UTCDateTime()),
+    )
+    demo = MigrationBranch("demo", tmp_path / "demo_migrations")
+    branches = [HELPDESK_BRANCH, demo]
+
+    path = revision("assets", "demo", branches, engine=empty_engine, metadata=metadata)
+
+    source = path.read_text()
+    assert path.name == "demo_0001_assets.py"
+    assert "branch_labels: str | Sequence[str] | None = ('demo',)" in source
+    assert "depends_on: str | Sequence[str] | None = 'engine_0001'" in source
+    assert "sa.DateTime(timezone=True)" in source
+    assert "engine" not in source.replace("'engine_0001'", "")  # frozen: no model imports
+    assert "helpdesk_category" not in source
+    upgrade(empty_engine, branches)
+    assert diff(empty_engine, metadata) == []
+    assert current_heads(empty_engine, branches) == ALL_HEADS | {"demo_0001"}
+
+
+def test_revision_refuses_an_unknown_branch() -> None:
+    with pytest.raises(DatabaseError, match="unknown migration branch 'nope'"):
+        revision("x", "nope", autogenerate=False)
+
+
+def test_revisions_are_frozen_history() -> None:
+    """Revision files use plain SQLAlchemy types and never import the models they predate."""
+    files = [*CORE.directory.glob("*.py"), *HELPDESK_BRANCH.directory.glob("*.py")]
+    assert len(files) >= 2
+    for file in files:
+        source = file.read_text()
+        imports = re.findall(r"^(?:from|import) (\S+)", source, flags=re.MULTILINE)
+        allowed = {"__future__", "collections.abc", "alembic", "sqlalchemy", "sqlalchemy.dialects"}
+        assert set(imports) <= allowed, file
