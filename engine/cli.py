@@ -38,20 +38,31 @@ class Context:
 pass_context = click.make_pass_decorator(Context)
 
 
+def _remember_data_dir(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.find_object(Context).overrides["data_dir"] = value
+
+
+def _data_dir(command):
+    """``--data-dir`` before or after the command name (``tierflow serve --data-dir D``)."""
+    return click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        expose_value=False,
+        callback=_remember_data_dir,
+        help="Folder for the database, logs and keys [env TIERFLOW_DATA_DIR].",
+    )(command)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tierflow")
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the database, logs and keys [env TIERFLOW_DATA_DIR].",
-)
-@pass_context
-def cli(ctx: Context, data_dir: Path | None) -> None:
+@_data_dir
+def cli() -> None:
     """Tierflow: the help desk, projects, operational work and timekeeping of an IT department."""
-    ctx.overrides["data_dir"] = data_dir
 
 
 def _host_port(command):
+    command = _data_dir(command)
     command = click.option("--port", type=int, help="Web port [env TIERFLOW_WEB_PORT].")(command)
     return click.option("--host", help="Web address [env TIERFLOW_WEB_HOST].")(command)
 
@@ -69,6 +80,7 @@ def serve(ctx: Context, demo: bool, host: str | None, port: int | None) -> None:
 
 
 @cli.command()
+@_data_dir
 @pass_context
 def worker(ctx: Context) -> None:
     """Run a worker only, against TIERFLOW_TEMPORAL_ADDRESS (scale out with more of these)."""
@@ -94,6 +106,7 @@ def db() -> None:
 
 
 @db.command("upgrade")
+@_data_dir
 @pass_context
 def db_upgrade(ctx: Context) -> None:
     """Apply every pending migration of the core and of each plugin."""
@@ -103,6 +116,7 @@ def db_upgrade(ctx: Context) -> None:
 
 
 @db.command("check")
+@_data_dir
 @pass_context
 def db_check(ctx: Context) -> None:
     """Exit 1 if the database schema differs from the models (a missing migration)."""
@@ -125,6 +139,7 @@ def db_check(ctx: Context) -> None:
 
 
 @db.command("current")
+@_data_dir
 @pass_context
 def db_current(ctx: Context) -> None:
     """Show the applied revision of each migration branch."""
@@ -144,6 +159,7 @@ def db_current(ctx: Context) -> None:
 
 
 @cli.command()
+@_data_dir
 @pass_context
 def demo(ctx: Context) -> None:
     """Load every plugin's demo data into the database (running it twice adds nothing)."""
@@ -174,6 +190,7 @@ def plugins(ctx: Context, as_json: bool) -> None:
 
 
 @cli.command("config")
+@_data_dir
 @pass_context
 def show_config(ctx: Context) -> None:
     """Show the resolved settings (the secret key is never printed)."""

@@ -102,7 +102,7 @@ def upgrade(engine: Engine, branches: Sequence[MigrationBranch] = ()) -> None:
             connection.begin(),
         ):
             if connection.dialect.name == "postgresql":
-                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_LOCK_ID})")
+                pass
             command.upgrade(alembic_config(branches, connection=connection), "heads")
             _check_foreign_keys(connection)
     except CommandError as exc:

@@ -164,10 +164,14 @@ class EmbeddedTemporal:
                 return
             holder = _Holder.read(fd)
             if holder is not None and _alive(holder.server) and _alive(holder.parent):
+                owner = (
+                    "this process"
+                    if holder.parent == os.getpid()
+                    else f"another Tierflow process (pid {holder.parent})"
+                )
                 raise TemporalError(
                     f"{self.db_file} is in use by the Temporal server pid {holder.server} "
-                    f"of another Tierflow process (pid {holder.parent}); stop that one first, "
-                    f"or give this one another data directory"
+                    f"of {owner}; stop that one first, or give this one another data directory"
                 )
             if (
                 holder is not None

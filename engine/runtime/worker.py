@@ -47,7 +47,9 @@ DEFAULT_GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 class _Worker(Worker):
     """A Worker that shuts down its activity thread pool once it has stopped running."""
 
-    def __init__(self, client: Client, *, activity_executor: ThreadPoolExecutor, **kwargs: Any):
+    def __init__(
+        self, client: Client, *, activity_executor: ThreadPoolExecutor, **kwargs: Any
+    ) -> None:
         super().__init__(client, activity_executor=activity_executor, **kwargs)
         self._owned_executor = activity_executor
 

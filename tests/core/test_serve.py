@@ -66,20 +66,11 @@ class Serve:
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("TIERFLOW_")}
         self.log = log
-        self.proc = subprocess.Popen(
-            [
-                str(TIERFLOW),
-                "serve",
-                "--demo",
-                "--data-dir",
-                str(data_dir),
-                "--port",
-                str(self.port),
-            ],
-            stdout=log.open("w"),
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+        command = [str(TIERFLOW), "serve", "--demo", "--data-dir", str(data_dir)]
+        with log.open("w") as out:
+            self.proc = subprocess.Popen(
+                [*command, "--port", str(self.port)], stdout=out, stderr=subprocess.STDOUT, env=env
+            )
 
     def wait_healthy(self, timeout: float = 90) -> dict[str, str]:
         deadline = time.monotonic() + timeout

@@ -89,11 +89,11 @@ def test_a_rolled_back_transaction_leaves_nothing(db_engine: Engine) -> None:
         assert session.scalar(select(func.count()).select_from(Team)) == 0
 
 
-def test_sqlite_writers_wait_for_each_other(db_engine: Engine) -> None:
+def test_sqlite_writers_wait_for_each_other(tmp_path: Path) -> None:
     """A read-then-write transaction waits for a concurrent writer instead of failing."""
-    if db_engine.dialect.name != "sqlite":
-        pytest.skip("SQLite locking")
-    sessions = make_session_factory(db_engine)
+    db = create_db_engine(f"sqlite:///{tmp_path / 'tierflow.db'}")
+    Team.__table__.create(db)
+    sessions = make_session_factory(db)
     errors: list[BaseException] = []
 
     def second_writer() -> None:
@@ -112,9 +112,12 @@ def test_sqlite_writers_wait_for_each_other(db_engine: Engine) -> None:
         time.sleep(0.2)
     thread.join(timeout=10)
 
-    assert errors == []
     with sessions() as session:
-        assert sorted(session.scalars(select(Team.slug))) == ["first", "second-1"]
+        slugs = sorted(session.scalars(select(Team.slug)))
+    db.dispose()
+
+    assert errors == []
+    assert slugs == ["first", "second-1"]
 
 
 def test_ping_answers_quietly_when_the_database_is_up(db_engine: Engine) -> None:

@@ -123,11 +123,13 @@ async def test_the_time_skipping_server_sleeps_for_hours_in_moments(task_queue: 
     assert elapsed < 5
 
 
+@pytest.mark.slow
 async def test_a_worker_with_nothing_to_run_is_refused(temporal_client: Client) -> None:
     with pytest.raises(TierflowError, match=r"'idle' has no activities and no workflows"):
         build_worker(temporal_client, "idle", activities=[])
 
 
+@pytest.mark.slow
 async def test_an_undecorated_activity_is_refused_with_the_task_queue(
     temporal_client: Client,
 ) -> None:
