@@ -138,8 +138,16 @@ async def _temporal(settings: Settings, steps: Steps, running: _Running) -> Clie
             running.stops.append(("Temporal server", server.stop))
             address = await server.start()
             detail.append(f"on {address}, pid {server.pid}")
+        running.tasks["Temporal server"] = asyncio.create_task(_watch(server), name="temporal")
     with steps.step(f"Connecting to Temporal at {address}"):
         return await connect(address, settings.temporal_namespace)
+
+
+async def _watch(server: EmbeddedTemporal, every: float = 1.0) -> None:
+    """Return when the embedded server has died (so that serve stops instead of limping on)."""
+    while server.running:
+        await asyncio.sleep(every)
+    raise TierflowError(f"the embedded Temporal server exited; see {server.log_file}")
 
 
 class _Server(uvicorn.Server):
@@ -197,9 +205,14 @@ async def _wait(stop: asyncio.Event, running: _Running) -> None:
         [stopper, *running.tasks.values()], return_when=asyncio.FIRST_COMPLETED
     )
     stopper.cancel()
+    watcher = running.tasks.get("Temporal server")
+    if watcher is not None and watcher not in done:
+        watcher.cancel()
     for name, task in running.tasks.items():
         if task in done:
             exc = task.exception()
+            if isinstance(exc, TierflowError):
+                raise exc
             cause = f": {type(exc).__name__}: {exc}" if exc else ""
             raise TierflowError(f"the {name} stopped unexpectedly{cause}")
 
