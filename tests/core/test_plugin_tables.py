@@ -1,4 +1,4 @@
-"""A third-party plugin adds its own table and Alembic branch; `tierflow db` applies and checks it."""
+"""A third-party plugin adds its own table and Alembic branch; `tierflow db` applies it."""
 
 from __future__ import annotations
 
@@ -56,7 +56,9 @@ def upgrade():
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("team_id", sa.Integer(), nullable=True),
-        sa.ForeignKeyConstraint(["team_id"], ["team.id"], name=op.f("fk_printers_printer_team_id_team")),
+        sa.ForeignKeyConstraint(
+            ["team_id"], ["team.id"], name=op.f("fk_printers_printer_team_id_team")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_printers_printer")),
         sa.UniqueConstraint("name", name=op.f("uq_printers_printer_name")),
     )
