@@ -200,3 +200,22 @@ def test_plugin_adds_a_cli_command(tmp_path: Path) -> None:
     assert "Greet someone." in run_cli("--help", path=tmp_path).stdout
     result = run_cli("hello", "desk", path=tmp_path)
     assert (result.returncode, result.stdout) == (0, "hello desk\n")
+
+
+def test_serve_stops_at_start_up_when_a_plugin_hook_raises(tmp_path: Path) -> None:
+    source = (
+        "from engine.hookspecs import hookimpl\n"
+        "@hookimpl\n"
+        "def tierflow_startup(settings):\n"
+        "    raise RuntimeError(f'no licence file in {settings.data_dir}')\n"
+    )
+    make_distribution(tmp_path, "tierflow-lic", {"tf_lic": source}, {"licensed": "tf_lic"})
+    result = run_cli("serve", "--port", "1", path=tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip() == (
+        "tierflow: error: plugin 'licensed' failed in tierflow_startup: "
+        f"RuntimeError: no licence file in {tmp_path / 'data'}"
+    )
+    assert "Starting plugins … failed" in result.stdout
+    assert "Stopped." in result.stdout
