@@ -14,7 +14,6 @@ import argparse
 import json
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,43 +23,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.procs import descendants, free_port, rss_mib
+
 BIN = Path(sys.executable).parent
 TIMEOUT = 120.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def tree(pid: int) -> list[int]:
-    """``pid`` and all its descendants."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found, frontier = [pid], {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier}
-        found += sorted(frontier)
-    return found
-
-
-def rss_mib(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
-    return total / 1024
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -94,7 +61,7 @@ def tierflow_run(demo: bool) -> tuple[float, float]:
                 time.sleep(0.02)
         took = time.perf_counter() - started
         time.sleep(1.0)  # let the worker's pollers and the web app settle
-        return took, rss_mib(tree(proc.pid))
+        return took, rss_mib({proc.pid} | descendants(proc.pid))
     finally:
         stop(proc)
         shutil.rmtree(data, ignore_errors=True)
@@ -124,7 +91,7 @@ def temporal_run() -> tuple[float, float]:
             time.sleep(0.02)
         took = time.perf_counter() - started
         time.sleep(1.0)
-        return took, rss_mib(tree(proc.pid))
+        return took, rss_mib({proc.pid} | descendants(proc.pid))
     finally:
         stop(proc)
         shutil.rmtree(data, ignore_errors=True)

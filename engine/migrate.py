@@ -3,14 +3,16 @@
 There is no ``alembic.ini``: :func:`alembic_config` builds the configuration
 with the core's revisions (branch ``engine``, in ``engine/migrations/versions``)
 plus the folder of every plugin's :class:`~engine.contrib.MigrationBranch`.
-All branches share one ``alembic_version`` table, which holds one row per
-branch head. Revision ids read ``<branch>_<number>`` (``engine_0001``,
-``helpdesk_0003``).
+All branches share one ``alembic_version`` table. Revision ids read
+``<branch>_<number>`` (``engine_0001``, ``helpdesk_0003``); a plugin's first
+revision ``depends_on`` a core revision, so the core's tables exist before the
+plugin's foreign keys point at them.
 
 :func:`upgrade` applies everything pending in one transaction (PostgreSQL and
-SQLite both have transactional DDL), so a failed migration leaves the
-database as it was. :func:`diff` compares a live database with the models,
-which is how the tests and ``tierflow db check`` catch a missing migration.
+SQLite both have transactional DDL, the latter with an engine made by
+:func:`engine.db.create_db_engine`), so a failed migration leaves the database
+as it was. :func:`diff` compares a live database with the models, which is how
+the tests and ``tierflow db check`` catch a missing migration.
 """
 
 from __future__ import annotations
@@ -102,7 +104,7 @@ def upgrade(engine: Engine, branches: Sequence[MigrationBranch] = ()) -> None:
             connection.begin(),
         ):
             if connection.dialect.name == "postgresql":
-                pass
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_LOCK_ID})")
             command.upgrade(alembic_config(branches, connection=connection), "heads")
             _check_foreign_keys(connection)
     except CommandError as exc:
@@ -132,7 +134,7 @@ def current_heads(engine: Engine, branches: Sequence[MigrationBranch] = ()) -> s
         if (rev := _lookup(revisions, rev_id)) is not None
         for parent in _to_tuple(rev.down_revision)
     }
-    return applied - children if applied else set()
+    return applied - children
 
 
 def is_up_to_date(engine: Engine, branches: Sequence[MigrationBranch] = ()) -> bool:
@@ -213,7 +215,10 @@ def revision(
     every[branch].directory.mkdir(parents=True, exist_ok=True)
 
     def write(config: Config) -> Path:
-        result = command.revision(config, message, autogenerate=autogenerate, **options)
+        try:
+            result = command.revision(config, message, autogenerate=autogenerate, **options)
+        except CommandError as exc:
+            raise DatabaseError(f"cannot write a revision for {branch!r}: {exc}") from exc
         assert isinstance(result, Script), result  # one revision from one env.py
         return Path(result.path)
 

@@ -29,17 +29,24 @@ from sqlalchemy import Engine, MetaData, create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-import plugins.helpdesk.models  # noqa: F401  (its table joins Base.metadata)
 from engine.contrib import MigrationBranch
 from engine.db import create_db_engine, make_session_factory, normalise_url, redact
 from engine.migrate import upgrade
 from engine.model import Person, Team, WorkItem
+from engine.plugins import create_plugin_manager, load_models, migration_branches
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL_VARIABLE = "TIERFLOW_TEST_POSTGRES_URL"
 
-HELPDESK_BRANCH = MigrationBranch("helpdesk", ROOT / "plugins" / "helpdesk" / "migrations")
-MIGRATION_BRANCHES = [HELPDESK_BRANCH]
+
+def _installed_branches() -> list[MigrationBranch]:
+    """Every installed plugin's branch, its models loaded into ``Base.metadata``."""
+    pm = create_plugin_manager()
+    load_models(pm)
+    return migration_branches(pm)
+
+
+MIGRATION_BRANCHES = _installed_branches()
 """The plugin branches every test database is migrated with (the core is always included)."""
 
 
@@ -96,7 +103,9 @@ def postgres_server() -> Iterator[PostgresServer]:
             connection.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
         admin.dispose()
-        pytest.fail(f"{POSTGRES_URL_VARIABLE}={redact(url)} is set but unreachable: {exc}")
+        pytest.fail(
+            f"{POSTGRES_URL_VARIABLE}={redact(url)} is set but unreachable: {exc}", pytrace=False
+        )
     server = PostgresServer(url, admin)
     try:
         yield server
@@ -172,6 +181,9 @@ def _empty(url: str, tables: list[str]) -> None:
     db = create_db_engine(url)
     try:
         with db.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # a session the test left open would otherwise make the clean-up hang
+                connection.exec_driver_sql("SET LOCAL lock_timeout = '10s'")
             for table in tables:
                 connection.exec_driver_sql(f'DELETE FROM "{table}"')
     finally:

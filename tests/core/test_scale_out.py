@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from engine.runtime.devserver import EmbeddedTemporal
-from tests.core.test_serve import alive, children_of, free_port, get_health
+from tests.core.test_serve import get_health
+from tests.procs import alive, descendants, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -55,7 +56,7 @@ async def test_worker_and_web_apart(database_url: str, tmp_path: Path) -> None:
         try:
             assert await healthy(port, web, web_log) == {"database": "ok", "temporal": "ok"}
             for proc in (worker, web):
-                assert not children_of(proc.pid), "only 'serve' may start a Temporal server"
+                assert not descendants(proc.pid), "only 'serve' may start a Temporal server"
                 proc.send_signal(signal.SIGTERM)
             assert await asyncio.to_thread(worker.wait, 30) == 0, worker_log.read_text()
             assert await asyncio.to_thread(web.wait, 30) == 0, web_log.read_text()

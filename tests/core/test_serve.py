@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -16,41 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.procs import alive, descendants, free_port
+
 pytestmark = pytest.mark.slow
 
 TIERFLOW = Path(sys.executable).with_name("tierflow")
 DEMO_TEAMS = {"helpdesk-l1", "desktop-support", "analysts", "network-l3", "applications-l3", "pmo"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def children_of(pid: int) -> set[int]:
-    """Every descendant of ``pid``, from /proc."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier}
-        found |= frontier
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def get_health(port: int) -> tuple[int, dict[str, str]]:
@@ -87,7 +57,7 @@ class Serve:
         raise AssertionError(f"not healthy in {timeout} s:\n{self.log.read_text()}")
 
     def terminate(self) -> str:
-        started = children_of(self.proc.pid)
+        started = descendants(self.proc.pid)
         assert started, "serve started no child process (the Temporal server)"
         self.proc.send_signal(signal.SIGTERM)
         assert self.proc.wait(timeout=60) == 0, self.log.read_text()

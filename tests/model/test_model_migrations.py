@@ -23,6 +23,7 @@ from engine.migrate import (
     upgrade,
 )
 from engine.model import Base, Team, UTCDateTime
+from engine.plugins import create_plugin_manager, load_models, migration_branches
 from plugins.helpdesk import models as helpdesk_models
 
 HELPDESK_BRANCH = MigrationBranch("helpdesk", Path(helpdesk_models.__file__).parent / "migrations")
@@ -196,3 +197,13 @@ def test_revisions_are_frozen_history() -> None:
         imports = re.findall(r"^(?:from|import) (\S+)", source, flags=re.MULTILINE)
         allowed = {"__future__", "collections.abc", "alembic", "sqlalchemy", "sqlalchemy.dialects"}
         assert set(imports) <= allowed, file
+
+
+def test_installed_plugins_migrate_to_exactly_their_models(empty_engine: Engine) -> None:
+    """What `tierflow db upgrade` builds is what the models of every installed plugin describe."""
+    pm = create_plugin_manager()
+    load_models(pm)
+    branches = migration_branches(pm)
+    upgrade(empty_engine, branches)
+    assert diff(empty_engine, Base.metadata) == []
+    assert is_up_to_date(empty_engine, branches)
