@@ -1,0 +1,372 @@
+"""Form definitions, and the pydantic model each becomes at load time.
+
+That one model validates a portal submission, an API submission and a task
+completion alike, so a form means the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from functools import cached_property
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
+
+from engine.dsl.durations import parse_duration
+from engine.dsl.expressions import ExpressionError, evaluate
+from engine.dsl.types import Condition, Ident, Name
+
+FieldType = Literal[
+    "text",
+    "textarea",
+    "number",
+    "date",
+    "datetime",
+    "choice",
+    "multi-choice",
+    "boolean",
+    "person",
+    "team",
+    "duration",
+]
+
+CHOICE_TYPES = ("choice", "multi-choice")
+RANGE_TYPES = ("number", "date", "datetime", "duration", "text", "textarea", "multi-choice")
+
+
+class Strict(BaseModel):
+    """Every language model refuses unknown keys, so a typo is an error, not ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Choice(Strict):
+    """One option of a choice field: the stored ``value`` and the ``label`` people see."""
+
+    value: str = Field(min_length=1, max_length=100)
+    label: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        if isinstance(data, (str, int)) and not isinstance(data, bool):
+            return {"value": str(data)}
+        return data
+
+    @property
+    def text(self) -> str:
+        return self.label or self.value
+
+
+class FormField(Strict):
+    """One field of a form."""
+
+    name: Ident
+    type: FieldType = "text"
+    label: str = ""
+    help: str = ""
+    required: bool = False
+    default: Any = None
+    min: int | float | str | None = Field(
+        default=None,
+        description="smallest number, date, duration; or shortest text / fewest choices",
+    )
+    max: int | float | str | None = Field(
+        default=None, description="largest number, date, duration; or longest text / most choices"
+    )
+    pattern: str | None = Field(default=None, description="a regular expression text must match")
+    choices: list[Choice] = Field(default_factory=list)
+    shown_when: Condition | None = Field(
+        default=None, description="show (and require) the field only when this holds"
+    )
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name.replace("_", " ").capitalize()
+
+    @field_validator("pattern")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"pattern is not a regular expression: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FormField:
+        if self.type in CHOICE_TYPES and not self.choices:
+            raise ValueError(f"a {self.type} field needs choices")
+        if self.choices and self.type not in CHOICE_TYPES:
+            raise ValueError(
+                f"choices only apply to choice and multi-choice fields, not {self.type}"
+            )
+        values = [choice.value for choice in self.choices]
+        duplicates = sorted({v for v in values if values.count(v) > 1})
+        if duplicates:
+            raise ValueError(f"choice {duplicates[0]!r} is listed twice")
+        if self.pattern is not None and self.type not in ("text", "textarea"):
+            raise ValueError("pattern only applies to text and textarea fields")
+        if (self.min is not None or self.max is not None) and self.type not in RANGE_TYPES:
+            raise ValueError(f"min and max do not apply to {self.type} fields")
+        low, high = (_bound(self, self.min, "min"), _bound(self, self.max, "max"))
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        if self.default is not None:
+            try:
+                _check_value(self, _convert(self, self.default))
+            except ValueError as exc:
+                raise ValueError(f"default {self.default!r} is not valid: {exc}") from None
+        return self
+
+
+class Outcome(Strict):
+    """A button that completes a task; the workflow branches on ``outcome``."""
+
+    value: Ident
+    label: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return {"value": data} if isinstance(data, str) else data
+
+    @property
+    def text(self) -> str:
+        return self.label or self.value.replace("_", " ").capitalize()
+
+
+class Form(Strict):
+    """A form: its fields and, for task forms, the outcomes that complete the task."""
+
+    title: str = ""
+    description: str = ""
+    fields: list[FormField] = Field(default_factory=list)
+    outcomes: list[Outcome] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique(self) -> Form:
+        for kind, names in (
+            ("field", [f.name for f in self.fields]),
+            ("outcome", [o.value for o in self.outcomes]),
+        ):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:
+                raise ValueError(f"{kind} '{twice[0]}' is defined twice")
+        return self
+
+    def field(self, name: str) -> FormField | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+    @cached_property
+    def model(self) -> type[BaseModel]:
+        """The pydantic model that validates submissions of this form."""
+        return build_model(self)
+
+
+def _bound(field: FormField, value: float | str | None, which: str) -> Any:
+    if value is None:
+        return None
+    try:
+        if field.type == "date":
+            return date.fromisoformat(str(value))
+        if field.type == "datetime":
+            return datetime.fromisoformat(str(value))
+        if field.type == "duration":
+            return parse_duration(value)
+        return float(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{which} {value!r} does not fit a {field.type} field: {exc}") from None
+
+
+def _convert(field: FormField, value: Any) -> Any:
+    """Turn submitted ``value`` (form text, JSON) into the field's Python value."""
+    kind = field.type
+    if kind in ("text", "textarea", "person", "team", "choice"):
+        if isinstance(value, (dict, list)):
+            raise ValueError("expected text")
+        return str(value).strip() if kind != "textarea" else str(value)
+    if kind == "number":
+        if isinstance(value, bool):
+            raise ValueError("expected a number")
+        try:
+            number = Decimal(str(value).strip())
+        except ArithmeticError:
+            raise ValueError(f"{value!r} is not a number") from None
+        if not number.is_finite():
+            raise ValueError(f"{value!r} is not a number")
+        return int(number) if number == number.to_integral_value() else float(number)
+    if kind == "boolean":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "on", "yes", "1"):
+            return True
+        if text in ("false", "off", "no", "0", ""):
+            return False
+        raise ValueError(f"{value!r} is not yes or no")
+    if kind == "date":
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return value
+        return date.fromisoformat(str(value).strip())
+    if kind == "datetime":
+        moment = (
+            value if isinstance(value, datetime) else datetime.fromisoformat(str(value).strip())
+        )
+        if moment.tzinfo is None:
+            raise ValueError("give a time zone, e.g. 2026-11-23T09:00+01:00")
+        return moment
+    if kind == "duration":
+        return parse_duration(value)
+    if kind == "multi-choice":
+        items = value if isinstance(value, list) else [value]
+        return [str(item) for item in items]
+    raise AssertionError(kind)
+
+
+def _check_value(field: FormField, value: Any) -> None:
+    low, high = _bound(field, field.min, "min"), _bound(field, field.max, "max")
+    allowed = [choice.value for choice in field.choices]
+    if field.type == "choice" and value not in allowed:
+        raise ValueError(f"{value!r} is not one of {', '.join(allowed)}")
+    if field.type == "multi-choice":
+        wrong = [item for item in value if item not in allowed]
+        if wrong:
+            raise ValueError(f"{wrong[0]!r} is not one of {', '.join(allowed)}")
+    measure = len(value) if field.type in ("text", "textarea", "multi-choice") else value
+    unit = {"text": " characters", "textarea": " characters", "multi-choice": " choices"}.get(
+        field.type, ""
+    )
+    if low is not None and measure < low:
+        raise ValueError(f"must be at least {field.min}{unit}")
+    if high is not None and measure > high:
+        raise ValueError(f"must be at most {field.max}{unit}")
+    if field.pattern is not None and not re.fullmatch(field.pattern, value):
+        raise ValueError(f"must match the pattern {field.pattern}")
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == []
+
+
+class Submission(BaseModel):
+    """Base of every form model: unknown keys are refused; hidden fields are dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _validate(cls, data: Any, handler: Any, info: ValidationInfo) -> Any:
+        form: Form = cls.__tierflow_form__  # type: ignore[attr-defined]
+        if not isinstance(data, dict):
+            raise ValueError("expected an object of field values")
+        values = dict(data)
+        errors: list[dict[str, Any]] = []
+        unknown = sorted(set(values) - {f.name for f in form.fields})
+        result: dict[str, Any] = {}
+        for field in form.fields:
+            raw = values.get(field.name)
+            if _empty(raw):
+                result[field.name] = None if field.type != "multi-choice" else []
+                if field.default is not None and field.name not in values:
+                    result[field.name] = _convert(field, field.default)
+                continue
+            try:
+                value = _convert(field, raw)
+                _check_value(field, value)
+                result[field.name] = value
+            except ValueError as exc:
+                errors.append({"field": field.name, "message": str(exc)})
+        for field in form.fields:
+            shown = _shown(field, result)
+            if not shown:
+                result[field.name] = None if field.type != "multi-choice" else []
+                errors = [e for e in errors if e["field"] != field.name]
+            elif field.required and _empty(result.get(field.name)):
+                if not any(e["field"] == field.name for e in errors):
+                    errors.append({"field": field.name, "message": "this field is required"})
+        for name in unknown:
+            errors.append({"field": name, "message": "is not a field of this form"})
+        if errors:
+            raise FormErrors(errors)
+        return handler(result)
+
+
+def _shown(field: FormField, values: dict[str, Any]) -> bool:
+    if field.shown_when is None:
+        return True
+    try:
+        return bool(evaluate(field.shown_when, values))
+    except ExpressionError:
+        return False
+
+
+class FormErrors(ValueError):
+    """Per-field errors of a submission: a list of ``{"field", "message"}``."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
+        self.errors = errors
+
+
+_PY_TYPES: dict[str, Any] = {
+    "text": str,
+    "textarea": str,
+    "number": float | int,
+    "date": date,
+    "datetime": datetime,
+    "choice": str,
+    "multi-choice": list[str],
+    "boolean": bool,
+    "person": str,
+    "team": str,
+    "duration": timedelta,
+}
+
+
+def build_model(form: Form, name: str = "Form") -> type[BaseModel]:
+    """A pydantic model for ``form``; ``Model.model_validate(data)`` checks a submission.
+
+    Errors are raised as :class:`FormErrors` (wrapped in pydantic's
+    ``ValidationError``): use :func:`validate_submission` for a plain list.
+    """
+    fields: dict[str, Any] = {
+        field.name: (Annotated[_PY_TYPES[field.type] | None, Field(title=field.title)], None)
+        for field in form.fields
+    }
+    model = create_model(f"{name}Submission", __base__=Submission, **fields)
+    model.__tierflow_form__ = form  # type: ignore[attr-defined]
+    return model
+
+
+def validate_submission(
+    form: Form, data: Any
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """Check ``data`` against ``form``: ``(clean values, [])`` or ``(None, field errors)``."""
+    try:
+        clean = form.model.model_validate(data)
+    except ValidationError as exc:
+        errors: list[dict[str, Any]] = []
+        for error in exc.errors():
+            cause = error.get("ctx", {}).get("error")
+            if isinstance(cause, FormErrors):
+                errors.extend(cause.errors)
+            else:
+                errors.append({"field": ".".join(map(str, error["loc"])), "message": error["msg"]})
+        return None, errors
+    return clean.model_dump(), []
+
+
+__all__ = ["Choice", "Form", "FormErrors", "FormField", "Name", "Outcome", "validate_submission"]
