@@ -59,9 +59,8 @@ def check_condition(text: str) -> nodes.Expr:
     if not text.strip():
         raise ExpressionError("the condition is empty")
     if is_template(text):
-        raise ExpressionError(
-            f"write the condition without {{{{ }}}}: {text.replace('{{', '').replace('}}', '').strip()!r}"
-        )
+        bare = text.replace("{{", "").replace("}}", "").strip()
+        raise ExpressionError(f"write the condition without {{{{ }}}}: {bare!r}")
     return _parse_expression(text)
 
 

@@ -191,49 +191,66 @@ def _bound(field: FormField, value: float | str | None, which: str) -> Any:
         raise ValueError(f"{which} {value!r} does not fit a {field.type} field: {exc}") from None
 
 
+def _text(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        raise ValueError("expected text")
+    return str(value).strip()
+
+
+def _number(value: Any) -> int | float:
+    if isinstance(value, bool):
+        raise ValueError("expected a number")
+    try:
+        number = Decimal(str(value).strip())
+    except ArithmeticError:
+        raise ValueError(f"{value!r} is not a number") from None
+    if not number.is_finite():
+        raise ValueError(f"{value!r} is not a number")
+    return int(number) if number == number.to_integral_value() else float(number)
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "on", "yes", "1"):
+        return True
+    if text in ("false", "off", "no", "0", ""):
+        return False
+    raise ValueError(f"{value!r} is not yes or no")
+
+
+def _date(value: Any) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    return date.fromisoformat(str(value).strip())
+
+
+def _datetime(value: Any) -> datetime:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).strip())
+    if moment.tzinfo is None:
+        raise ValueError("give a time zone, e.g. 2026-11-23T09:00+01:00")
+    return moment
+
+
+_CONVERTERS: dict[str, Any] = {
+    "text": _text,
+    "person": _text,
+    "team": _text,
+    "choice": _text,
+    "textarea": lambda value: _text(value) and str(value),
+    "number": _number,
+    "boolean": _boolean,
+    "date": _date,
+    "datetime": _datetime,
+    "duration": parse_duration,
+    "multi-choice": lambda value: [str(v) for v in (value if isinstance(value, list) else [value])],
+}
+
+
 def _convert(field: FormField, value: Any) -> Any:
     """Turn submitted ``value`` (form text, JSON) into the field's Python value."""
-    kind = field.type
-    if kind in ("text", "textarea", "person", "team", "choice"):
-        if isinstance(value, (dict, list)):
-            raise ValueError("expected text")
-        return str(value).strip() if kind != "textarea" else str(value)
-    if kind == "number":
-        if isinstance(value, bool):
-            raise ValueError("expected a number")
-        try:
-            number = Decimal(str(value).strip())
-        except ArithmeticError:
-            raise ValueError(f"{value!r} is not a number") from None
-        if not number.is_finite():
-            raise ValueError(f"{value!r} is not a number")
-        return int(number) if number == number.to_integral_value() else float(number)
-    if kind == "boolean":
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in ("true", "on", "yes", "1"):
-            return True
-        if text in ("false", "off", "no", "0", ""):
-            return False
-        raise ValueError(f"{value!r} is not yes or no")
-    if kind == "date":
-        if isinstance(value, date) and not isinstance(value, datetime):
-            return value
-        return date.fromisoformat(str(value).strip())
-    if kind == "datetime":
-        moment = (
-            value if isinstance(value, datetime) else datetime.fromisoformat(str(value).strip())
-        )
-        if moment.tzinfo is None:
-            raise ValueError("give a time zone, e.g. 2026-11-23T09:00+01:00")
-        return moment
-    if kind == "duration":
-        return parse_duration(value)
-    if kind == "multi-choice":
-        items = value if isinstance(value, list) else [value]
-        return [str(item) for item in items]
-    raise AssertionError(kind)
+    return _CONVERTERS[field.type](value)
 
 
 def _check_value(field: FormField, value: Any) -> None:
@@ -258,7 +275,7 @@ def _check_value(field: FormField, value: Any) -> None:
 
 
 def _empty(value: Any) -> bool:
-    return value is None or value == "" or value == []
+    return value is None or value in ("", [])
 
 
 class Submission(BaseModel):
@@ -294,9 +311,12 @@ class Submission(BaseModel):
             if not shown:
                 result[field.name] = None if field.type != "multi-choice" else []
                 errors = [e for e in errors if e["field"] != field.name]
-            elif field.required and _empty(result.get(field.name)):
-                if not any(e["field"] == field.name for e in errors):
-                    errors.append({"field": field.name, "message": "this field is required"})
+            elif (
+                field.required
+                and _empty(result.get(field.name))
+                and not any(e["field"] == field.name for e in errors)
+            ):
+                errors.append({"field": field.name, "message": "this field is required"})
         for name in unknown:
             errors.append({"field": name, "message": "is not a field of this form"})
         if errors:
