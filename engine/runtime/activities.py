@@ -14,9 +14,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from engine.events import record_event
 from engine.plugins import PluginManager, unique_by
+from engine.workitems import WorkItemError, update_work_item
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,16 @@ class RecordEventInput:
     actor_id: int | None = None
     team_id: int | None = None
     occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class UpdateWorkItemInput:
+    """Changes to one work item (see :data:`engine.workitems.CHANGEABLE`), applied once per key."""
+
+    work_item_id: int
+    key: str
+    changes: dict[str, Any] = field(default_factory=dict)
+    actor_id: int | None = None
 
 
 class CoreActivities:
@@ -56,6 +68,26 @@ class CoreActivities:
             )
             return event.id
 
+    @activity.defn(name="engine.update_work_item")
+    def update_work_item(self, args: UpdateWorkItemInput) -> list[int]:
+        """Change a work item's status, team, assignee ...; returns the ids of the events."""
+        try:
+            with self.sessions() as session, session.begin():
+                events = update_work_item(
+                    session,
+                    self.pm,
+                    args.work_item_id,
+                    args.changes,
+                    key=args.key,
+                    actor_id=args.actor_id,
+                )
+                return [event.id for event in events]
+        except WorkItemError as exc:  # retrying cannot fix a bad change
+            raise ApplicationError(str(exc), type="WorkItemError", non_retryable=True) from exc
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [self.record_event, self.update_work_item]
+
 
 def worker_activities(
     pm: PluginManager, sessions: sessionmaker[Session]
@@ -63,4 +95,4 @@ def worker_activities(
     """The core activities plus every plugin action; a name contributed twice is an error."""
     core = CoreActivities(pm, sessions)
     actions = unique_by(pm, "tierflow_register_actions", "name")
-    return [core.record_event, *actions.values()]
+    return [*core.all(), *actions.values()]
