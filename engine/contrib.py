@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -66,3 +67,19 @@ class ReportSpec:
     description: str = ""
     compute: object = None
     columns: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class ActionInput:
+    """What every action (a workflow's ``action:`` step) receives: one dataclass argument.
+
+    ``args`` holds the step's ``with:`` values, already rendered. ``key``
+    (workflow id / step id / visit) is stable across retries: write with it
+    (a unique column, an idempotency key) so that a retry writes nothing twice.
+    """
+
+    workflow_id: str
+    step_id: str
+    key: str
+    work_item_id: int | None = None
+    args: dict[str, Any] = field(default_factory=dict)

@@ -8,40 +8,16 @@ a retry after a crash writes nothing twice.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from engine.contrib import ActionInput
 from engine.events import record_event
 from engine.plugins import PluginManager, unique_by
 from engine.workitems import WorkItemError, update_work_item
-
-
-@dataclass(frozen=True)
-class RecordEventInput:
-    """One event for a work item's audit trail; ``key`` makes the write idempotent."""
-
-    work_item_id: int
-    type: str
-    key: str
-    data: dict[str, Any] = field(default_factory=dict)
-    actor_id: int | None = None
-    team_id: int | None = None
-    occurred_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class UpdateWorkItemInput:
-    """Changes to one work item (see :data:`engine.workitems.CHANGEABLE`), applied once per key."""
-
-    work_item_id: int
-    key: str
-    changes: dict[str, Any] = field(default_factory=dict)
-    actor_id: int | None = None
 
 
 class CoreActivities:
@@ -52,41 +28,55 @@ class CoreActivities:
         self.sessions = sessions
 
     @activity.defn(name="engine.record_event")
-    def record_event(self, args: RecordEventInput) -> int:
-        """Append an event (once per key) and return its id."""
+    def record_event(self, action: ActionInput) -> int:
+        """Append an event (once per key) and return its id.
+
+        ``with: {type: <event type>, data: {...}}``.
+        """
+        args = action.args
+        if not isinstance(args.get("type"), str) or not args["type"]:
+            raise ApplicationError(
+                f"step '{action.step_id}': engine.record_event needs with: {{type: <event type>}}",
+                type="BadArguments",
+                non_retryable=True,
+            )
         with self.sessions() as session, session.begin():
             event = record_event(
                 session,
                 self.pm,
-                work_item_id=args.work_item_id,
-                type=args.type,
-                data=args.data,
-                actor_id=args.actor_id,
-                team_id=args.team_id,
-                key=args.key,
-                at=args.occurred_at,
+                work_item_id=_work_item(action),
+                type=args["type"],
+                data=dict(args.get("data") or {}),
+                key=action.key,
             )
             return event.id
 
     @activity.defn(name="engine.update_work_item")
-    def update_work_item(self, args: UpdateWorkItemInput) -> list[int]:
-        """Change a work item's status, team, assignee ...; returns the ids of the events."""
+    def update_work_item(self, action: ActionInput) -> list[int]:
+        """Change the work item (``with:`` status, team, assignee ...); returns the event ids."""
         try:
             with self.sessions() as session, session.begin():
                 events = update_work_item(
-                    session,
-                    self.pm,
-                    args.work_item_id,
-                    args.changes,
-                    key=args.key,
-                    actor_id=args.actor_id,
+                    session, self.pm, _work_item(action), action.args, key=action.key
                 )
                 return [event.id for event in events]
         except WorkItemError as exc:  # retrying cannot fix a bad change
-            raise ApplicationError(str(exc), type="WorkItemError", non_retryable=True) from exc
+            raise ApplicationError(
+                f"step '{action.step_id}': {exc}", type="WorkItemError", non_retryable=True
+            ) from exc
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.record_event, self.update_work_item]
+
+
+def _work_item(action: ActionInput) -> int:
+    if action.work_item_id is None:
+        raise ApplicationError(
+            f"step '{action.step_id}' changes a work item, but this run has none",
+            type="NoWorkItem",
+            non_retryable=True,
+        )
+    return action.work_item_id
 
 
 def worker_activities(

@@ -7,7 +7,7 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from engine.runtime.activities import RecordEventInput
+    from engine.contrib import ActionInput
 
 
 @workflow.defn(name="tests.RecordTwice")
@@ -16,11 +16,12 @@ class RecordTwice:
 
     @workflow.run
     async def run(self, work_item_id: int) -> list:
-        args = RecordEventInput(
-            work_item_id=work_item_id,
-            type="escalated",
+        args = ActionInput(
+            workflow_id=workflow.info().workflow_id,
+            step_id="escalate",
             key=f"{workflow.info().workflow_id}/escalate/1",
-            data={"to": "desktop-support"},
+            work_item_id=work_item_id,
+            args={"type": "escalated", "data": {"to": "desktop-support"}},
         )
         results = []
         for _ in range(2):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -48,7 +49,11 @@ async def test_engine_activity_and_plugin_action_run_on_a_worker(db_engine: Engi
         queue = f"test-{uuid.uuid4()}"
         async with build_worker(env.client, queue, activities=activities, workflows=[RecordTwice]):
             first, second, greeting = await env.client.execute_workflow(
-                RecordTwice.run, item.id, id=f"wf-{uuid.uuid4()}", task_queue=queue
+                RecordTwice.run,
+                item.id,
+                id=f"wf-{uuid.uuid4()}",
+                task_queue=queue,
+                execution_timeout=timedelta(seconds=60),
             )
     assert first == second  # the retry wrote nothing new
     assert greeting == "hello desk"
