@@ -29,6 +29,7 @@ from engine.progress import Steps
 from engine.runtime.activities import worker_activities
 from engine.runtime.client import connect
 from engine.runtime.devserver import EmbeddedTemporal
+from engine.runtime.interpreter import Interpreter
 from engine.runtime.worker import build_worker
 from engine.web.app import create_app
 from engine.web.temporal import TemporalLink
@@ -116,7 +117,10 @@ async def _start(
     if parts.worker:
         with steps.step(f"Starting worker on task queue '{settings.task_queue}'"):
             worker = build_worker(
-                client, settings.task_queue, activities=worker_activities(pm, sessions)
+                client,
+                settings.task_queue,
+                activities=worker_activities(pm, sessions),
+                workflows=[Interpreter],
             )
             running.tasks["worker"] = asyncio.create_task(worker.run(), name="worker")
             running.stops.append(("worker", worker.shutdown))

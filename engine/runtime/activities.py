@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 from engine.contrib import ActionInput
 from engine.events import record_event
 from engine.plugins import PluginManager, unique_by
+from engine.runtime.task_activities import TaskActivities
 from engine.workitems import WorkItemError, update_work_item
 
 
@@ -82,7 +83,8 @@ def _work_item(action: ActionInput) -> int:
 def worker_activities(
     pm: PluginManager, sessions: sessionmaker[Session]
 ) -> list[Callable[..., Any]]:
-    """The core activities plus every plugin action; a name contributed twice is an error."""
+    """The engine's activities plus every plugin action; a name contributed twice is an error."""
     core = CoreActivities(pm, sessions)
     actions = unique_by(pm, "tierflow_register_actions", "name")
-    return [*core.all(), *actions.values()]
+    tasks = TaskActivities(pm, sessions)
+    return [*core.all(), *tasks.all(), *actions.values()]

@@ -1,0 +1,494 @@
+"""The one interpreter workflow: it runs every YAML definition, step by step.
+
+Workflow code here touches no database, clock or network: it sees plain data,
+uses ``workflow.now()`` and Temporal timers, and does all I/O through
+activities. A run is pinned to the definition version it started with (its
+content hash, resolved once by a local activity and recorded in the history),
+so deploying an edited file never changes a running instance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic_core import to_jsonable_python
+
+    from engine.contrib import ActionInput
+    from engine.dsl.durations import parse_duration
+    from engine.dsl.expressions import ExpressionError, evaluate, render_value
+    from engine.dsl.forms import validate_submission
+    from engine.dsl.parse import parse_definition
+    from engine.dsl.spec import Branch, Step, TaskSpec, Workflow
+    from engine.runtime.messages import (
+        COMPLETE_TASK,
+        RUN_WORKFLOW,
+        SIGNAL,
+        CloseTaskInput,
+        Definition,
+        NotifyInput,
+        OpenTask,
+        OpenTaskInput,
+        RunInput,
+        SignalInput,
+        TaskCompletion,
+        TaskDone,
+    )
+
+SHORT = timedelta(seconds=30)
+ACTION_TIMEOUT = timedelta(minutes=5)
+DB_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
+
+
+@dataclass(frozen=True)
+class _Goto:
+    step: str
+
+
+@dataclass(frozen=True)
+class _End:
+    outcome: str
+
+
+class StepFailed(ApplicationError):
+    """A step cannot go on (a bad expression, a goto nowhere); the run fails with the step named."""
+
+
+def _failed(step: Step, message: str) -> ApplicationError:
+    return ApplicationError(f"step '{step.id}': {message}", type="StepFailed", non_retryable=True)
+
+
+@workflow.defn(name=RUN_WORKFLOW)
+class Interpreter:
+    """Runs one work item's workflow definition."""
+
+    def __init__(self) -> None:
+        self.spec: Workflow | None = None
+        self.definition: Definition | None = None
+        self.run_input: RunInput | None = None
+        self.item: dict[str, Any] = {}
+        self.vars: dict[str, Any] = {}
+        self.steps: dict[str, dict[str, Any]] = {}
+        self.visits: dict[str, int] = {}
+        self.current: list[str] = []
+        self.open_tasks: dict[int, OpenTask] = {}
+        self.completions: dict[int, TaskCompletion] = {}
+        self.completing: set[int] = set()
+        self.signals: dict[str, dict[str, Any]] = {}
+
+    # -- the run ------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, run: RunInput) -> dict[str, Any]:
+        self.run_input = run
+        self.definition = await workflow.execute_local_activity(
+            "engine.load_definition", run, result_type=Definition, start_to_close_timeout=SHORT
+        )
+        self.spec = parse_definition(self.definition.source, self.definition.content_hash)
+        self.vars = dict(self.spec.variables)
+        await self._refresh_item()
+        try:
+            outcome = await self._run_list(self.spec.steps)
+        except asyncio.CancelledError:
+            await workflow.execute_activity(
+                "engine.cancel_open_tasks",
+                workflow.info().workflow_id,
+                start_to_close_timeout=SHORT,
+                retry_policy=DB_RETRY,
+            )
+            raise
+        return {"outcome": outcome, "vars": self.vars}
+
+    async def _run_list(self, steps: list[Step]) -> str:
+        """Run ``steps`` from the first; return the outcome of the ``end`` reached."""
+        index = {step.id: number for number, step in enumerate(steps)}
+        number = 0
+        while number < len(steps):
+            step = steps[number]
+            moved = await self._run_step(step)
+            if isinstance(moved, _End):
+                return moved.outcome
+            if isinstance(moved, _Goto):
+                if moved.step not in index:
+                    raise _failed(step, f"goes to '{moved.step}', which is not in the same list")
+                number = index[moved.step]
+            else:
+                number += 1
+        return "completed"
+
+    async def _run_step(self, step: Step) -> _Goto | _End | None:
+        self.visits[step.id] = self.visits.get(step.id, 0) + 1
+        self.current.append(step.id)
+        try:
+            local = await getattr(self, f"_{step.kind}")(step)
+        finally:
+            self.current.remove(step.id)
+        if isinstance(local, (_Goto, _End)):
+            return local
+        local = local or {}
+        for name, template in step.set.items():
+            self.vars[name] = self._render(step, template, local)
+        if step.decide is not None:
+            return _Goto(self._choose(step, step.decide, local))
+        if isinstance(step.next, str):
+            return _Goto(step.next)
+        if isinstance(step.next, list):
+            return _Goto(self._choose(step, step.next, local))
+        return None
+
+    # -- step types -----------------------------------------------------------
+
+    async def _task(self, step: Step) -> dict[str, Any] | _Goto:
+        spec = step.task
+        assert spec is not None
+        visit = self.visits[step.id]
+        due = self._due(step, spec)
+        who = {k: self._render(step, getattr(spec, k), {}) for k in ("team", "role", "person")}
+        title = str(self._render(step, spec.title, {})) if spec.title else (step.title or step.id)
+        request = OpenTaskInput(
+            workflow_id=workflow.info().workflow_id, step_id=step.id, visit=visit,
+            work_item_id=self._work_item_id,
+            title=title, form=spec.form, due_at=due.isoformat() if due else None,
+            **{k: (str(v) if v is not None else None) for k, v in who.items()},
+        )  # fmt: skip
+        task_id = await workflow.execute_activity(
+            "engine.open_task", request, result_type=int, start_to_close_timeout=SHORT,
+            retry_policy=DB_RETRY,
+        )  # fmt: skip
+        self.open_tasks[task_id] = OpenTask(
+            task_id=task_id, step_id=step.id, visit=visit, form=spec.form, title=title,
+            team=request.team, role=request.role, person=request.person, due_at=request.due_at,
+        )  # fmt: skip
+        escalated = await self._wait_for_task(step, spec, task_id, due)
+        if escalated is not None:
+            return escalated
+        done = self.completions[task_id]
+        result = {"outcome": done.outcome, "data": done.data, "completed_by": done.actor_id}
+        self.steps[step.id] = result
+        await self._refresh_item()
+        return {"outcome": done.outcome, "data": done.data}
+
+    async def _wait_for_task(
+        self, step: Step, spec: TaskSpec, task_id: int, due: datetime | None
+    ) -> _Goto | None:
+        """Wait for the completion, firing overdue rules on timers as they come due."""
+        fired = [0] * len(spec.overdue)
+        while True:
+            pending = self._next_rule(spec, fired, due)
+            timeout = None
+            if pending is not None:
+                timeout = max(pending[1] - workflow.now(), timedelta(0))
+            try:
+                await workflow.wait_condition(lambda: task_id in self.completions, timeout=timeout)
+                return None
+            except TimeoutError:
+                assert pending is not None
+                number = pending[0]
+                fired[number] += 1
+                goto = await self._overdue(step, spec, number, task_id, fired[number])
+                if goto is not None:
+                    return goto
+
+    def _next_rule(
+        self, spec: TaskSpec, fired: list[int], due: datetime | None
+    ) -> tuple[int, datetime] | None:
+        if due is None:
+            return None
+        soonest: tuple[int, datetime] | None = None
+        for number, rule in enumerate(spec.overdue):
+            if fired[number] and rule.every is None:
+                continue
+            at = due + (rule.after or timedelta(0)) + (rule.every or timedelta(0)) * fired[number]
+            if soonest is None or at < soonest[1]:
+                soonest = (number, at)
+        return soonest
+
+    async def _overdue(
+        self, step: Step, spec: TaskSpec, number: int, task_id: int, time: int
+    ) -> _Goto | None:
+        rule = spec.overdue[number]
+        key = f"{self._key(step)}/overdue{number}/{time}"
+        task = self.open_tasks.get(task_id)
+        if rule.escalate is not None:
+            if not rule.keep_open:
+                reason = f"overdue: escalated to {rule.escalate}"
+                await self._close(CloseTaskInput(task_id, "cancelled", reason=reason))
+            return _Goto(rule.escalate)
+        if rule.notify is not None or rule.remind:
+            message = rule.notify
+            to = [self._render(step, r, {}) for r in message.to] if message else []
+            if rule.remind and task is not None:
+                to = [task.person or (f"team:{task.team}" if task.team else f"role:{task.role}")]
+            subject = (
+                self._render(step, message.subject, {})
+                if message
+                else f"Reminder: {task.title if task else step.id} is overdue"
+            )
+            body = self._render(step, message.body, {}) if message else ""
+            await self._send(key, [str(t) for t in to], str(subject), str(body))
+        return None
+
+    async def _action(self, step: Step) -> dict[str, Any]:
+        args = self._render_value(step, step.args, {})
+        retry = RetryPolicy(
+            maximum_attempts=step.retry.max_attempts if step.retry else 5,
+            initial_interval=(step.retry and step.retry.initial_interval) or timedelta(seconds=1),
+        )
+        result = await workflow.execute_activity(
+            step.action,
+            ActionInput(
+                workflow_id=workflow.info().workflow_id,
+                step_id=step.id,
+                key=self._key(step),
+                work_item_id=self._work_item_id,
+                args=args,
+            ),
+            start_to_close_timeout=step.timeout or ACTION_TIMEOUT,
+            retry_policy=retry,
+        )
+        self.steps[step.id] = {"result": result}
+        if step.result:
+            self.vars[step.result] = result
+        await self._refresh_item()
+        return {"result": result}
+
+    async def _decide(self, step: Step) -> dict[str, Any]:
+        return {}
+
+    async def _wait(self, step: Step) -> dict[str, Any]:
+        spec = step.wait
+        assert spec is not None
+        if spec.duration is not None:
+            await workflow.sleep(spec.duration)
+            return {}
+        if spec.until is not None:
+            until = self._moment(step, self._render(step, spec.until, {}))
+            await workflow.sleep(max(until - workflow.now(), timedelta(0)))
+            return {}
+        name = str(spec.signal)
+        try:
+            await workflow.wait_condition(lambda: name in self.signals, timeout=spec.timeout)
+        except TimeoutError:
+            self.steps[step.id] = {"signal": None, "timed_out": True}
+            return {"signal": None, "timed_out": True}
+        payload = self.signals.pop(name)
+        self.steps[step.id] = {"signal": payload, "timed_out": False}
+        return {"signal": payload, "timed_out": False}
+
+    async def _parallel(self, step: Step) -> dict[str, Any]:
+        spec = step.parallel
+        assert spec is not None
+        branches = {
+            name: asyncio.ensure_future(self._run_list(steps))
+            for name, steps in spec.branches.items()
+        }
+        mode = asyncio.FIRST_COMPLETED if spec.wait_for == "first" else asyncio.FIRST_EXCEPTION
+        done, pending = await asyncio.wait(branches.values(), return_when=mode)
+        for future in pending:
+            future.cancel()
+        if pending:
+            await asyncio.wait(pending)
+        for future in done:
+            if future.exception() is not None:
+                raise future.exception()  # type: ignore[misc]
+        outcomes = {
+            name: future.result()
+            for name, future in branches.items()
+            if future.done() and not future.cancelled() and future.exception() is None
+        }
+        winner = next((n for n, f in branches.items() if f in done), None)
+        self.steps[step.id] = {"outcomes": outcomes, "first": winner}
+        return {"outcomes": outcomes, "first": winner}
+
+    async def _send(self, key: str, to: list[str], subject: str, body: str) -> None:
+        await workflow.execute_activity(
+            "engine.notify",
+            NotifyInput(key=key, work_item_id=self._work_item_id,
+                        to=to, subject=subject, body=body),
+            start_to_close_timeout=SHORT,
+            retry_policy=DB_RETRY,
+        )  # fmt: skip
+
+    async def _notify(self, step: Step) -> dict[str, Any]:
+        message = step.notify
+        assert message is not None
+        to = [str(self._render(step, r, {})) for r in message.to]
+        await self._send(
+            self._key(step), to, str(self._render(step, message.subject, {})),
+            str(self._render(step, message.body, {})),
+        )  # fmt: skip
+        return {}
+
+    async def _call(self, step: Step) -> dict[str, Any]:
+        spec = step.call
+        assert spec is not None
+        child = RunInput(
+            definition=spec.workflow,
+            work_item_id=self._work_item_id,
+            input=self._render_value(step, spec.input, {}),
+        )
+        result = await workflow.execute_child_workflow(
+            RUN_WORKFLOW, child, id=self._key(step), result_type=dict
+        )
+        self.steps[step.id] = {"result": result}
+        if step.result:
+            self.vars[step.result] = result
+        await self._refresh_item()
+        return {"result": result}
+
+    async def _end(self, step: Step) -> _End:
+        assert step.end is not None
+        return _End(step.end.outcome)
+
+    # -- human tasks: the update --------------------------------------------
+
+    @workflow.update(name=COMPLETE_TASK)
+    async def complete_task(self, completion: TaskCompletion) -> TaskDone:
+        """Complete an open task; returns once the completion is recorded in the database."""
+        task = self.open_tasks[completion.task_id]
+        self.completing.add(completion.task_id)
+        clean = self._checked(task, completion)
+        try:
+            await self._close(
+                CloseTaskInput(
+                    task.task_id, "completed", completion.outcome, clean, completion.actor_id
+                )
+            )
+        finally:
+            self.completing.discard(completion.task_id)
+        self.completions[task.task_id] = TaskCompletion(
+            task.task_id, completion.outcome, clean, completion.actor_id
+        )
+        return TaskDone(task.task_id, task.step_id, completion.outcome)
+
+    @complete_task.validator
+    def _validate_completion(self, completion: TaskCompletion) -> None:
+        task = self.open_tasks.get(completion.task_id)
+        if task is None or completion.task_id in self.completions:
+            raise ValueError(f"task {completion.task_id} is not open in this run")
+        if completion.task_id in self.completing:
+            raise ValueError(f"task {completion.task_id} is being completed by someone else")
+        self._checked(task, completion)
+
+    def _checked(self, task: OpenTask, completion: TaskCompletion) -> dict[str, Any]:
+        assert self.spec is not None
+        form = self.spec.forms.get(task.form)
+        if form is None:
+            raise ValueError(f"task {task.task_id}: form '{task.form}' is unknown")
+        outcomes = [o.value for o in form.outcomes]
+        if outcomes and completion.outcome not in outcomes:
+            raise ValueError(f"outcome {completion.outcome!r} is not one of: {', '.join(outcomes)}")
+        clean, errors = validate_submission(form, completion.data)
+        if errors:
+            raise ValueError("; ".join(f"{e['field']}: {e['message']}" for e in errors))
+        return to_jsonable_python(clean)
+
+    async def _close(self, close: CloseTaskInput) -> None:
+        await workflow.execute_activity(
+            "engine.close_task", close, start_to_close_timeout=SHORT, retry_policy=DB_RETRY
+        )
+        self.open_tasks.pop(close.task_id, None)
+
+    # -- signals and queries ------------------------------------------------
+
+    @workflow.signal(name=SIGNAL)
+    def signal(self, signal: SignalInput) -> None:
+        self.signals[signal.name] = dict(signal.payload)
+
+    @workflow.query(name="current_steps")
+    def current_steps(self) -> list[str]:
+        return list(self.current)
+
+    @workflow.query(name="open_tasks")
+    def open_task_list(self) -> list[OpenTask]:
+        return sorted(self.open_tasks.values(), key=lambda task: task.task_id)
+
+    # -- helpers --------------------------------------------------------------
+
+    @property
+    def _work_item_id(self) -> int | None:
+        return self.run_input.work_item_id if self.run_input else None
+
+    def _key(self, step: Step) -> str:
+        return f"{workflow.info().workflow_id}/{step.id}/{self.visits[step.id]}"
+
+    async def _refresh_item(self) -> None:
+        if self.run_input is None or self.run_input.work_item_id is None:
+            return
+        self.item = await workflow.execute_local_activity(
+            "engine.item_snapshot",
+            self.run_input.work_item_id,
+            result_type=dict,
+            start_to_close_timeout=SHORT,
+        )
+
+    def _context(self, local: dict[str, Any]) -> dict[str, Any]:
+        info = workflow.info()
+        return {
+            "item": self.item,
+            "input": self.run_input.input if self.run_input else {},
+            "vars": self.vars,
+            "steps": self.steps,
+            "now": workflow.now(),
+            "workflow": {
+                "name": self.definition.name if self.definition else "",
+                "version": self.spec.version if self.spec else "",
+                "id": info.workflow_id,
+            },
+            **local,
+        }
+
+    def _render(self, step: Step, template: Any, local: dict[str, Any]) -> Any:
+        if template is None:
+            return None
+        try:
+            return render_value(template, self._context(local))
+        except ExpressionError as exc:
+            raise _failed(step, str(exc)) from None
+
+    def _render_value(self, step: Step, value: Any, local: dict[str, Any]) -> Any:
+        return to_jsonable_python(self._render(step, value, local))
+
+    def _choose(self, step: Step, branches: list[Branch], local: dict[str, Any]) -> str:
+        context = self._context(local)
+        for branch in branches:
+            if branch.otherwise is not None:
+                return branch.otherwise
+            try:
+                if evaluate(str(branch.when), context):
+                    return str(branch.goto)
+            except ExpressionError as exc:
+                raise _failed(step, str(exc)) from None
+        raise _failed(step, "no branch holds and there is no 'otherwise'")
+
+    def _due(self, step: Step, spec: TaskSpec) -> datetime | None:
+        if spec.due is None:
+            return None
+        value = self._render(step, spec.due, {})
+        return self._moment(step, value)
+
+    def _moment(self, step: Step, value: Any) -> datetime:
+        """A time from a rendered value: a datetime, an ISO time, or a duration from now."""
+        if isinstance(value, datetime):
+            return value
+        if isinstance(value, timedelta):
+            return workflow.now() + value
+        text = str(value)
+        try:
+            return workflow.now() + parse_duration(text)
+        except ValueError:
+            pass
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise _failed(step, f"{text!r} is neither a time nor a duration") from None
+        if moment.tzinfo is None:
+            raise _failed(step, f"the time {text!r} has no time zone")
+        return moment

@@ -1,0 +1,227 @@
+"""Activities behind the interpreter: definitions, work-item snapshots, tasks, notifications.
+
+Each is idempotent. A task is keyed by ``(workflow id, step id, visit)`` (a
+unique constraint), its events by the task, so a retry after a crash finds
+what the first attempt wrote instead of writing it again.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from engine.events import record_event
+from engine.model import Person, Task, Team, WorkflowDefinition, WorkItem
+from engine.model.base import utcnow
+from engine.plugins import PluginManager
+from engine.runtime.messages import (
+    CloseTaskInput,
+    Definition,
+    NotifyInput,
+    OpenTaskInput,
+    RunInput,
+)
+
+
+def _fail(message: str, kind: str) -> ApplicationError:
+    return ApplicationError(message, type=kind, non_retryable=True)
+
+
+class TaskActivities:
+    """The interpreter's own activities, bound to a database and the plugins."""
+
+    def __init__(self, pm: PluginManager, sessions: sessionmaker[Session]) -> None:
+        self.pm = pm
+        self.sessions = sessions
+
+    @activity.defn(name="engine.load_definition")
+    def load_definition(self, run: RunInput) -> Definition:
+        """The definition version a run is pinned to: by hash, else the deployed one."""
+        with self.sessions() as session:
+            query = select(WorkflowDefinition).filter_by(name=run.definition)
+            if run.content_hash:
+                query = query.filter_by(content_hash=run.content_hash)
+            else:
+                query = query.filter_by(active=True)
+            row = session.scalars(query.order_by(WorkflowDefinition.id.desc())).first()
+            if row is None:
+                which = run.content_hash[:12] or "deployed"
+                raise _fail(
+                    f"workflow '{run.definition}' has no {which} version; "
+                    "deploy it with 'tierflow workflows deploy'",
+                    "UnknownDefinition",
+                )
+            return Definition(row.name, row.content_hash, row.source)
+
+    @activity.defn(name="engine.item_snapshot")
+    def item_snapshot(self, work_item_id: int) -> dict[str, Any]:
+        """The work item as expressions see it (``item.*``)."""
+        with self.sessions() as session:
+            item = session.get(WorkItem, work_item_id)
+            if item is None:
+                raise _fail(f"work item {work_item_id} does not exist", "UnknownWorkItem")
+            return snapshot(item)
+
+    @activity.defn(name="engine.open_task")
+    def open_task(self, args: OpenTaskInput) -> int:
+        """Create the task of a human step (once) and return its id."""
+        with self.sessions() as session, session.begin():
+            existing = _task(session, args)
+            if existing is not None:
+                return existing.id
+            if args.work_item_id is None:
+                raise _fail(f"step '{args.step_id}': a task needs a work item", "NoWorkItem")
+            task = Task(
+                work_item_id=args.work_item_id,
+                workflow_id=args.workflow_id,
+                step_id=args.step_id,
+                occurrence=args.visit,
+                title=args.title[:300],
+                form=args.form,
+                team_id=_team_id(session, args.team),
+                assignee_id=_person_id(session, args.person),
+                due_at=_moment(args.due_at),
+            )
+            try:
+                with session.begin_nested():
+                    session.add(task)
+            except IntegrityError:  # a concurrent attempt won the race
+                return _task(session, args).id  # type: ignore[union-attr]
+            record_event(
+                session,
+                self.pm,
+                work_item_id=args.work_item_id,
+                type="task_opened",
+                data={"task": task.id, "step": args.step_id, "team": args.team,
+                      "role": args.role, "person": args.person, "due_at": args.due_at},
+                team_id=task.team_id,
+                key=f"task/{task.id}/opened",
+            )  # fmt: skip
+            return task.id
+
+    @activity.defn(name="engine.close_task")
+    def close_task(self, args: CloseTaskInput) -> None:
+        """Record a task completed or cancelled; a repeat of the same close is a no-op."""
+        with self.sessions() as session, session.begin():
+            task = session.get(Task, args.task_id, with_for_update=True)
+            if task is None:
+                raise _fail(f"task {args.task_id} does not exist", "UnknownTask")
+            if task.status == args.status:
+                return
+            if task.status != "open":
+                raise _fail(f"task {args.task_id} is already {task.status}", "TaskClosed")
+            task.status = args.status
+            task.outcome = args.outcome or None
+            task.data = dict(args.data)
+            task.completed_at = utcnow()
+            task.completed_by_id = args.actor_id
+            record_event(
+                session,
+                self.pm,
+                work_item_id=task.work_item_id,
+                type=f"task_{args.status}",
+                data={"task": task.id, "step": task.step_id, "outcome": args.outcome,
+                      "reason": args.reason},
+                actor_id=args.actor_id,
+                team_id=task.team_id,
+                key=f"task/{task.id}/closed",
+            )  # fmt: skip
+
+    @activity.defn(name="engine.cancel_open_tasks")
+    def cancel_open_tasks(self, workflow_id: str) -> int:
+        """Cancel every open task of a run (the run was cancelled); returns how many."""
+        with self.sessions() as session:
+            ids = session.scalars(
+                select(Task.id).filter_by(workflow_id=workflow_id, status="open")
+            ).all()
+        for task_id in ids:
+            self.close_task(CloseTaskInput(task_id, "cancelled", reason="the run was cancelled"))
+        return len(ids)
+
+    @activity.defn(name="engine.notify")
+    def notify(self, args: NotifyInput) -> None:
+        """Record a rendered notification on the work item (sent by a mail plugin, if any)."""
+        if args.work_item_id is None:
+            return
+        with self.sessions() as session, session.begin():
+            record_event(
+                session,
+                self.pm,
+                work_item_id=args.work_item_id,
+                type="notified",
+                data={"to": args.to, "subject": args.subject, "body": args.body},
+                key=args.key,
+            )
+
+    def all(self) -> list[Any]:
+        return [
+            self.load_definition,
+            self.item_snapshot,
+            self.open_task,
+            self.close_task,
+            self.cancel_open_tasks,
+            self.notify,
+        ]
+
+
+def snapshot(item: WorkItem) -> dict[str, Any]:
+    """Plain data of a work item for expressions: no ORM object ever enters a workflow."""
+
+    def person(p: Person | None) -> dict[str, Any] | None:
+        return None if p is None else {"id": p.id, "email": p.email, "name": p.name}
+
+    def team(t: Team | None) -> dict[str, Any] | None:
+        return None if t is None else {"id": t.id, "slug": t.slug, "name": t.name, "tier": t.tier}
+
+    return {
+        "id": item.id,
+        "reference": item.reference,
+        "kind": item.kind,
+        "type": item.type,
+        "title": item.title,
+        "status": item.status,
+        "priority": item.priority,
+        "channel": item.channel,
+        "custom": dict(item.custom),
+        "requester": person(item.requester),
+        "assignee": person(item.assignee),
+        "owner_team": team(item.owner_team),
+        "current_team": team(item.current_team),
+        "closed": item.closed_at is not None,
+    }
+
+
+def _task(session: Session, args: OpenTaskInput) -> Task | None:
+    return session.scalars(
+        select(Task).filter_by(
+            workflow_id=args.workflow_id, step_id=args.step_id, occurrence=args.visit
+        )
+    ).one_or_none()
+
+
+def _team_id(session: Session, slug: str | None) -> int | None:
+    if not slug:
+        return None
+    found = session.scalars(select(Team.id).filter_by(slug=slug)).one_or_none()
+    if found is None:
+        raise _fail(f"there is no team '{slug}'", "UnknownTeam")
+    return found
+
+
+def _person_id(session: Session, email: str | None) -> int | None:
+    if not email:
+        return None
+    found = session.scalars(select(Person.id).filter_by(email=email.lower())).one_or_none()
+    if found is None:
+        raise _fail(f"there is no person with the e-mail address '{email}'", "UnknownPerson")
+    return found
+
+
+def _moment(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None

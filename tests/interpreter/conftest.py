@@ -1,0 +1,88 @@
+"""Running definitions on Temporal's time-skipping server against a real database."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest_asyncio
+from ruamel.yaml import YAML
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from engine.db import make_session_factory
+from engine.model import Team, WorkflowDefinition, WorkItem
+from engine.plugins import create_plugin_manager
+from engine.runtime.activities import worker_activities
+from engine.runtime.binaries import test_server_path
+from engine.runtime.interpreter import Interpreter
+from engine.runtime.messages import RUN_WORKFLOW, RunInput
+from engine.runtime.worker import build_worker
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
+    async with await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(test_server_path())
+    ) as env:
+        yield env
+
+
+@dataclass
+class Harness:
+    client: Client
+    queue: str
+    sessions: sessionmaker[Session]
+
+    def deploy(self, source: str) -> tuple[str, str]:
+        name = YAML(typ="safe").load(source)["name"]
+        digest = hashlib.sha256(source.encode()).hexdigest()
+        with self.sessions() as session, session.begin():
+            session.add(
+                WorkflowDefinition(
+                    name=name, version="1", content_hash=digest, source=source,
+                    kind="ticket", active=True,
+                )
+            )  # fmt: skip
+        return name, digest
+
+    def work_item(self, **fields: Any) -> int:
+        with self.sessions() as session, session.begin():
+            for slug in ("helpdesk-l1", "desktop-support"):
+                if session.query(Team).filter_by(slug=slug).one_or_none() is None:
+                    session.add(Team(slug=slug, name=slug))
+            item = WorkItem(kind="ticket", type="incident", title="VPN down", status="new")
+            for key, value in fields.items():
+                setattr(item, key, value)
+            session.add(item)
+            session.flush()
+            return item.id
+
+    async def start(self, source: str, **input: Any) -> WorkflowHandle:
+        name, digest = self.deploy(source)
+        item = self.work_item()
+        return await self.client.start_workflow(
+            RUN_WORKFLOW,
+            RunInput(definition=name, content_hash=digest, work_item_id=item, input=input),
+            id=f"run-{uuid.uuid4()}",
+            task_queue=self.queue,
+            result_type=dict,
+        )
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def harness(time_skipping: WorkflowEnvironment, db_engine: Engine) -> AsyncIterator[Harness]:
+    pm = create_plugin_manager(entry_points=False)
+    sessions = make_session_factory(db_engine)
+    queue = f"interp-{uuid.uuid4()}"
+    worker = build_worker(
+        time_skipping.client, queue, activities=worker_activities(pm, sessions),
+        workflows=[Interpreter],
+    )  # fmt: skip
+    async with worker:
+        yield Harness(time_skipping.client, queue, sessions)

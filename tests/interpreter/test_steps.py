@@ -1,0 +1,100 @@
+"""Every step type on the time-skipping server, with the database rows they leave."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import select
+from temporalio.client import WorkflowUpdateFailedError
+
+from engine.model import Event, Task
+from engine.runtime.messages import COMPLETE_TASK, OpenTask, TaskCompletion, TaskDone
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+TRIAGE = """
+name: triage_flow
+kind: ticket
+forms:
+  triage:
+    fields:
+      - {name: note, type: text, required: true}
+    outcomes: [resolved, escalate]
+steps:
+  - id: triage
+    task: {team: helpdesk-l1, form: triage, due: 4h, title: "Triage {{ item.title }}",
+           overdue: [{escalate: late}]}
+    next:
+      - {when: "outcome == 'resolved'", goto: done}
+      - {otherwise: escalate}
+  - id: escalate
+    action: engine.update_work_item
+    with: {current_team: desktop-support, status: escalated}
+    next: handed_over
+  - id: handed_over
+    end: escalated
+  - id: done
+    end: resolved
+  - id: late
+    end: overdue
+"""
+
+
+async def open_tasks(handle) -> list[OpenTask]:
+    for _ in range(100):
+        tasks = await handle.query("open_tasks", result_type=list[OpenTask])
+        if tasks:
+            return tasks
+        await asyncio.sleep(0.05)
+    raise AssertionError("no task opened")
+
+
+async def test_task_completed_through_the_update(harness) -> None:
+    handle = await harness.start(TRIAGE)
+    [task] = await open_tasks(handle)
+    assert (task.step_id, task.team, task.title) == ("triage", "helpdesk-l1", "Triage VPN down")
+    with pytest.raises(WorkflowUpdateFailedError):
+        await handle.execute_update(
+            COMPLETE_TASK, TaskCompletion(task.task_id, "resolved", {}), result_type=TaskDone
+        )
+    done = await handle.execute_update(
+        COMPLETE_TASK, TaskCompletion(task.task_id, "resolved", {"note": "rebooted"}),
+        result_type=TaskDone,
+    )  # fmt: skip
+    assert done.outcome == "resolved"
+    with harness.sessions() as session:
+        row = session.get(Task, task.task_id)
+        assert (row.status, row.outcome, row.data) == (
+            "completed",
+            "resolved",
+            {"note": "rebooted"},
+        )
+    assert (await handle.result())["outcome"] == "resolved"
+
+
+async def test_escalation_path_runs_the_action(harness) -> None:
+    handle = await harness.start(TRIAGE)
+    [task] = await open_tasks(handle)
+    await handle.execute_update(
+        COMPLETE_TASK, TaskCompletion(task.task_id, "escalate", {"note": "needs L2"}),
+        result_type=TaskDone,
+    )  # fmt: skip
+    assert (await handle.result())["outcome"] == "escalated"
+    with harness.sessions() as session:
+        types = session.scalars(select(Event.type).order_by(Event.id)).all()
+    assert types == [
+        "task_opened",
+        "task_completed",
+        "team_changed",
+        "status_changed",
+    ]
+
+
+async def test_overdue_task_takes_its_escalation_path(harness) -> None:
+    handle = await harness.start(TRIAGE)
+    await open_tasks(handle)
+    assert (await handle.result())["outcome"] == "overdue"
+    with harness.sessions() as session:
+        [row] = session.scalars(select(Task)).all()
+        assert row.status == "cancelled"
