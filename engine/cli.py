@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -203,12 +204,18 @@ def show_config(ctx: Context) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script; never shows a traceback for a known error."""
+    # Until serve installs its own handlers, SIGTERM stops like Ctrl-C: cleanly, no traceback.
+    signal.signal(signal.SIGTERM, _interrupt)
     rc = _main(argv)
     sys.stdout.flush()
     sys.stderr.flush()
     # Leave without interpreter teardown: temporalio's runtime can abort at exit
     # (sdk-python #300, ../shared/TEMPORAL.md).
     os._exit(rc)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _main(argv: list[str] | None) -> int:

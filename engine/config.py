@@ -27,6 +27,7 @@ ENV_PREFIX = "TIERFLOW_"
 CONFIG_FILE = "tierflow.toml"
 SECRET_KEY_FILE = "secret_key"
 DATABASE_SCHEMES = ("sqlite", "postgresql")
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 def config_file() -> Path:
@@ -59,7 +60,7 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(
         default=None, description="Signs sessions; generated into the data directory if unset."
     )
-    log_level: str = Field(default="info", pattern=r"^(debug|info|warning|error)$")
+    log_level: str = Field(default="info", description="debug, info, warning or error")
 
     @classmethod
     def settings_customise_sources(
@@ -72,6 +73,14 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file())
         return (init_settings, env_settings, toml)
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return value
 
     @field_validator("data_dir")
     @classmethod
@@ -125,6 +134,9 @@ def load_settings(**overrides: Any) -> Settings:
     ``None`` overrides are ignored, so a CLI can pass its flags unconditionally.
     """
     given = {name: value for name, value in overrides.items() if value is not None}
+    named = os.environ.get(f"{ENV_PREFIX}CONFIG")
+    if named and not Path(named).is_file():
+        raise ConfigError(f"TIERFLOW_CONFIG: {named} is not a file (unset it to use none)")
     try:
         return Settings(**given)
     except ValidationError as exc:
@@ -168,16 +180,21 @@ def secret_key(settings: Settings) -> str:
             raise ConfigError("TIERFLOW_SECRET_KEY: must be at least 32 characters long")
         return value
     path = ensure_data_dir(settings) / SECRET_KEY_FILE
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        stored = path.read_text(encoding="ascii").strip()
-        if len(stored) < 32:
-            raise ConfigError(
-                f"{path}: the stored secret key is too short; delete the file to make a new one"
-            ) from None
-        return stored
-    value = secrets.token_urlsafe(48)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(value + "\n")
-    return value
+    if not path.exists():
+        # write aside, then link into place: a second process never reads a half-written key
+        fresh = path.with_name(f".{SECRET_KEY_FILE}.{os.getpid()}")
+        fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(secrets.token_urlsafe(48) + "\n")
+        try:
+            os.link(fresh, path)
+        except FileExistsError:
+            pass  # another process made one first: use theirs
+        finally:
+            fresh.unlink()
+    stored = path.read_text(encoding="ascii").strip()
+    if len(stored) < 32:
+        raise ConfigError(
+            f"{path}: the stored secret key is too short; delete the file to make a new one"
+        )
+    return stored

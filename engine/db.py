@@ -7,7 +7,9 @@ timeout and ``synchronous=NORMAL``. SQLAlchemy, not the ``sqlite3`` driver,
 begins transactions, with ``BEGIN IMMEDIATE``: reads are repeatable,
 savepoints and DDL are transactional, and a writer waits for the lock (up to
 the busy timeout) instead of failing mid-transaction when another process
-committed first.
+committed first. Read-only work (pages, the health check) uses
+:func:`make_read_session_factory`, whose transactions begin ``DEFERRED`` and so
+never wait for a writer.
 
 PostgreSQL is the production database, reached through psycopg 3;
 ``postgresql://`` URLs are accepted and mean ``postgresql+psycopg://``.
@@ -36,6 +38,8 @@ SQLITE_PRAGMAS: tuple[tuple[str, str], ...] = (
 """Set on every new SQLite connection, in this order (the timeout first, so the rest can wait)."""
 
 SQLITE_BEGIN = "BEGIN IMMEDIATE"
+SQLITE_BEGIN_OPTION = "tierflow_sqlite_begin"
+"""Execution option: ``"deferred"`` begins SQLite transactions that only read."""
 
 _POSTGRES_ALIASES = {"postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg2"}
 _SUPPORTED = "sqlite:///path/to/file.db or postgresql://user@host/database"
@@ -103,10 +107,20 @@ def make_session_factory(db: Engine) -> sessionmaker[Session]:
     return sessionmaker(db, expire_on_commit=False)
 
 
+def make_read_session_factory(db: Engine) -> sessionmaker[Session]:
+    """Sessions for reading only: on SQLite they never wait for a writer's lock."""
+    return sessionmaker(read_only(db), expire_on_commit=False)
+
+
+def read_only(db: Engine) -> Engine:
+    """``db`` with transactions that begin ``DEFERRED`` on SQLite (no change elsewhere)."""
+    return db.execution_options(**{SQLITE_BEGIN_OPTION: "deferred"})
+
+
 def ping(db: Engine) -> None:
     """Check that the database answers ``SELECT 1``; raise :class:`DatabaseError` saying why not."""
     try:
-        with db.connect() as connection:
+        with read_only(db).connect() as connection:
             connection.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
         cause = getattr(exc, "orig", None) or exc
@@ -145,4 +159,5 @@ def _configure_sqlite_connection(dbapi_connection: sqlite3.Connection, _record: 
 
 
 def _begin_sqlite_transaction(connection: Connection) -> None:
-    connection.exec_driver_sql(SQLITE_BEGIN)
+    mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION)
+    connection.exec_driver_sql("BEGIN DEFERRED" if mode == "deferred" else SQLITE_BEGIN)

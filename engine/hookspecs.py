@@ -267,8 +267,10 @@ def tierflow_load_demo_data(session: Session) -> None:
     SQLAlchemy ``session`` after migrations; the engine commits once after all
     plugins ran (and rolls back if one raises). Running it twice must add
     nothing: look rows up by a natural key first (``engine.demo.get_or_create``).
-    Plugins meet through the shared model, so a plugin may reference a team
-    another plugin created, by slug. All implementations run.
+    Plugins meet through the shared model: a plugin that references rows
+    another plugin's loader creates (a team, by slug) declares
+    ``@hookimpl(trylast=True)`` so that it runs after the others. All
+    implementations run.
 
     Example::
 

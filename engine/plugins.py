@@ -114,23 +114,41 @@ class PluginManager(pluggy.PluginManager):
                 f"plugin '{name}' failed in {hook}: {_cause(exc)}", plugin=name
             ) from exc
 
-    def collect(self, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
+    def collect(
+        self, hook: str, *, expect: type | tuple[type, ...] | None = None, **kwargs: Any
+    ) -> list[tuple[str, Any]]:
         """Call a contribution hook; return ``(plugin name, item)`` for every item returned.
 
         A result may be ``None`` (nothing), one item, or an iterable of items.
+        With ``expect``, an item of another type stops with the plugin named.
         """
-        found: list[tuple[str, Any]] = []
         caller: pluggy.HookCaller = getattr(self.hook, hook)
-        for impl in reversed(caller.get_hookimpls()):
-            args = {arg: kwargs[arg] for arg in impl.argnames}
-            try:
-                result = impl.function(**args)
-                found.extend((impl.plugin_name, item) for item in _items(result))
-            except Exception as exc:
-                raise PluginError(
-                    f"plugin '{impl.plugin_name}' failed in {hook}: {_cause(exc)}",
-                    plugin=impl.plugin_name,
-                ) from exc
+        impls = caller.get_hookimpls()
+        if any(impl.wrapper or impl.hookwrapper for impl in impls):
+            # wrappers need pluggy's own call loop; results lose their plugin's name
+            found = [("?", item) for result in self.call(hook, **kwargs) for item in _items(result)]
+        else:
+            found = []
+            for impl in reversed(impls):
+                args = {arg: kwargs[arg] for arg in impl.argnames}
+                try:
+                    result = impl.function(**args)
+                    found.extend((impl.plugin_name, item) for item in _items(result))
+                except Exception as exc:
+                    raise PluginError(
+                        f"plugin '{impl.plugin_name}' failed in {hook}: {_cause(exc)}",
+                        plugin=impl.plugin_name,
+                    ) from exc
+        if expect is not None:
+            for plugin, item in found:
+                if not isinstance(item, expect):
+                    names = (expect,) if isinstance(expect, type) else expect
+                    wanted = " or ".join(kind.__name__ for kind in names)
+                    raise PluginError(
+                        f"plugin '{plugin}' returned {item!r} ({type(item).__name__}) from "
+                        f"{hook}; expected {wanted}",
+                        plugin=plugin,
+                    )
         return found
 
     def _culprit(self, caller: pluggy.HookCaller, tb: TracebackType | None) -> str | None:
@@ -200,10 +218,17 @@ def migration_branches(pm: PluginManager) -> list[MigrationBranch]:
     return branches
 
 
-def unique_by(pm: PluginManager, hook: str, key: str, **kwargs: Any) -> dict[str, Any]:
+def unique_by(
+    pm: PluginManager,
+    hook: str,
+    key: str,
+    *,
+    expect: type | tuple[type, ...] | None = None,
+    **kwargs: Any,
+) -> dict[str, Any]:
     """Collect ``hook`` into a dict by each item's ``key`` attribute; a clash names both plugins."""
     seen: dict[str, tuple[str, Any]] = {}
-    for plugin, item in pm.collect(hook, **kwargs):
+    for plugin, item in pm.collect(hook, expect=expect, **kwargs):
         value = _key(item, key)
         if value in seen:
             raise PluginError(

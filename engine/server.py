@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import logging
+import os
 import signal
 import socket
 from collections.abc import Awaitable, Callable
@@ -17,6 +20,7 @@ from dataclasses import dataclass, field
 import uvicorn
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
 from temporalio.client import Client
 
 from engine.config import Settings, ensure_data_dir, secret_key
@@ -73,16 +77,46 @@ def load_demo(pm: PluginManager, sessions: sessionmaker[Session], steps: Steps) 
         )
 
 
+def check_parts(settings: Settings, parts: Parts) -> None:
+    """Refuse a combination that cannot work before anything is touched."""
+    if settings.embedded_temporal and not (parts.web and parts.worker):
+        raise ConfigError(
+            "TIERFLOW_TEMPORAL_ADDRESS: must be set to run the worker or the web app on "
+            "their own (only 'tierflow serve' starts the embedded Temporal server)"
+        )
+
+
 async def run(settings: Settings, pm: PluginManager, parts: Parts, steps: Steps) -> None:
-    """Start the requested parts, wait for a stop signal, stop everything started."""
+    """Start the requested parts, wait for a stop signal, stop everything started.
+
+    A signal during start-up stops at once (what started is stopped again); a
+    second Ctrl-C while stopping leaves without waiting (the embedded Temporal
+    server dies with this process).
+    """
+    check_parts(settings, parts)
+    _configure_logging(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if stop.is_set():
+            steps.say("Stopping now, without waiting.")
+            os._exit(130)
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
     running = _Running()
     try:
-        await _start(settings, pm, parts, steps, running)
-        if not stop.is_set():
+        starting = asyncio.create_task(_start(settings, pm, parts, steps, running))
+        stopper = asyncio.create_task(stop.wait())
+        await asyncio.wait([starting, stopper], return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():
+            starting.cancel()
+            await asyncio.gather(starting, return_exceptions=True)
+        else:
+            stopper.cancel()
+            starting.result()
             steps.say("Tierflow is running" + (f" at {settings.web_url}" if parts.web else ""))
             steps.say("Press Ctrl-C to stop.")
             await _wait(stop, running)
@@ -94,12 +128,27 @@ async def run(settings: Settings, pm: PluginManager, parts: Parts, steps: Steps)
         steps.say("Stopped.")
 
 
+QUIET_LOGGERS = ("alembic", "temporalio")
+"""Chatty at INFO about things the start-up steps already show; heard from at DEBUG only."""
+
+
+def _configure_logging(settings: Settings) -> None:
+    level = settings.log_level.upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(level if level == "DEBUG" else "WARNING")
+
+
 async def _start(
     settings: Settings, pm: PluginManager, parts: Parts, steps: Steps, running: _Running
 ) -> None:
     steps.say(f"Starting Tierflow (data in {settings.data_dir})")
+    sock = _bind(settings) if parts.web else None  # a busy port fails before anything starts
+    if sock is not None:
+        running.stops.append(("web socket", _closer(sock)))
     ensure_data_dir(settings)
     secret_key(settings)
+    client = await _temporal(settings, steps, running) if parts.worker else None
     db = await asyncio.to_thread(prepare_database, settings, pm, steps)
     running.stops.append(("database connections", lambda: asyncio.to_thread(db.dispose)))
     sessions = make_session_factory(db)
@@ -108,13 +157,13 @@ async def _start(
         detail.append(", ".join(info.name for info in pm.infos()) or "none installed")
     if parts.demo:
         await asyncio.to_thread(load_demo, pm, sessions, steps)
-    if settings.embedded_temporal and not (parts.web and parts.worker):
-        raise ConfigError(
-            "TIERFLOW_TEMPORAL_ADDRESS: must be set to run the worker or the web app on "
-            "their own (only 'tierflow serve' starts the embedded Temporal server)"
+    app = None
+    if parts.web:
+        link = TemporalLink(
+            client=client, address=settings.temporal_address, namespace=settings.temporal_namespace
         )
-    client = await _temporal(settings, steps, running) if parts.worker else None
-    if parts.worker:
+        app = create_app(settings, pm, db=db, temporal=link)
+    if client is not None:
         with steps.step(f"Starting worker on task queue '{settings.task_queue}'"):
             worker = build_worker(
                 client,
@@ -124,12 +173,15 @@ async def _start(
             )
             running.tasks["worker"] = asyncio.create_task(worker.run(), name="worker")
             running.stops.append(("worker", worker.shutdown))
-    if parts.web:
-        link = TemporalLink(
-            client=client, address=settings.temporal_address, namespace=settings.temporal_namespace
-        )
-        app = create_app(settings, pm, db=db, temporal=link)
-        await _start_web(settings, app, steps, running)
+    if app is not None and sock is not None:
+        await _start_web(settings, app, sock, steps, running)
+
+
+def _closer(sock: socket.socket) -> Callable[[], Awaitable[None]]:
+    async def close() -> None:
+        sock.close()
+
+    return close
 
 
 async def _temporal(settings: Settings, steps: Steps, running: _Running) -> Client:
@@ -166,24 +218,42 @@ def _bind(settings: Settings) -> socket.socket:
     family = socket.AF_INET6 if ":" in settings.web_host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    where = f"{settings.web_host}:{settings.web_port}"
     try:
         sock.bind((settings.web_host, settings.web_port))
-    except OSError as exc:
+    except socket.gaierror as exc:
         sock.close()
         raise ConfigError(
-            f"--port / TIERFLOW_WEB_PORT: cannot listen on {settings.web_host}:"
-            f"{settings.web_port}: {exc.strerror} (is another Tierflow running? pick another port)"
+            f"--host / TIERFLOW_WEB_HOST: {settings.web_host!r} is not an address: {exc.strerror}"
         ) from exc
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"--port / TIERFLOW_WEB_PORT: {where} is already in use "
+                "(is another Tierflow running? pick another port)"
+            ) from exc
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise ConfigError(
+                f"--host / TIERFLOW_WEB_HOST: {settings.web_host} is not an address of this "
+                "machine (use 127.0.0.1, or 0.0.0.0 for every address)"
+            ) from exc
+        raise ConfigError(f"--host / --port: cannot listen on {where}: {exc.strerror}") from exc
     sock.listen(2048)
     sock.setblocking(False)
     return sock
 
 
-async def _start_web(settings: Settings, app, steps: Steps, running: _Running) -> None:
+async def _start_web(
+    settings: Settings, app: Starlette, sock: socket.socket, steps: Steps, running: _Running
+) -> None:
     with steps.step(f"Starting web server on {settings.web_url}"):
-        sock = _bind(settings)
         config = uvicorn.Config(
-            app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=5
+            app,
+            log_level="debug" if settings.log_level == "debug" else "warning",
+            access_log=settings.log_level == "debug",
+            lifespan="on",
+            timeout_graceful_shutdown=5,
         )
         server = _Server(config)
         running.tasks["web"] = asyncio.create_task(server.serve(sockets=[sock]), name="web")
@@ -192,7 +262,6 @@ async def _start_web(settings: Settings, app, steps: Steps, running: _Running) -
             server.should_exit = True
             with contextlib.suppress(Exception):
                 await running.tasks["web"]
-            sock.close()
 
         running.stops.append(("web server", stop_web))
         while not server.started:

@@ -48,12 +48,12 @@ async def connect(address: str, namespace: str = "default", *, timeout: float = 
                 f"or set TIERFLOW_TEMPORAL_NAMESPACE to an existing one"
             ) from exc
         raise TemporalError(f"cannot connect to Temporal at {address}: {exc}; {_FIX}") from exc
-    except (RuntimeError, OSError) as exc:  # the SDK reports a failed connect as RuntimeError
-        raise TemporalError(f"cannot connect to Temporal at {address}: {exc}; {_FIX}") from exc
-    except TimeoutError as exc:
+    except TimeoutError as exc:  # before OSError, of which it is a subclass
         raise TemporalError(
             f"cannot connect to Temporal at {address}: no answer within {timeout:g} s; {_FIX}"
         ) from exc
+    except (RuntimeError, OSError) as exc:  # the SDK reports a failed connect as RuntimeError
+        raise TemporalError(f"cannot connect to Temporal at {address}: {exc}; {_FIX}") from exc
     return client
 
 

@@ -12,9 +12,9 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from engine.config import Settings
-from engine.contrib import NavItem
+from engine.contrib import NavItem, RequestType
 from engine.db import make_session_factory
-from engine.plugins import PluginManager
+from engine.plugins import PluginManager, unique_by
 from engine.web import errors, views
 from engine.web.temporal import TemporalLink
 
@@ -35,7 +35,7 @@ def create_app(
         Route("/api/request-types", views.request_types, name="api.request_types"),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
-    routes += [route for _, route in pm.collect("tierflow_register_routes")]
+    routes += [route for _, route in pm.collect("tierflow_register_routes", expect=BaseRoute)]
     app = Starlette(
         routes=routes,
         exception_handlers=errors.HANDLERS,
@@ -48,24 +48,33 @@ def create_app(
     app.state.temporal = temporal
     app.state.templates = _templates(settings, pm)
     app.state.navigation = sorted(
-        (item for _, item in pm.collect("tierflow_register_navigation")),
+        (item for _, item in pm.collect("tierflow_register_navigation", expect=NavItem)),
         key=lambda item: (item.order, item.label),
     )
-    app.state.request_types = {
-        item.name: item for _, item in pm.collect("tierflow_register_request_types")
-    }
+    app.state.request_types = unique_by(
+        pm, "tierflow_register_request_types", "name", expect=RequestType
+    )
     return app
 
 
 def _templates(settings: Settings, pm: PluginManager) -> Jinja2Templates:
     folders = [settings.data_dir / "templates", HERE / "templates"]
-    folders += [Path(path) for _, path in pm.collect("tierflow_register_template_dirs")]
+    folders += [
+        Path(path) for _, path in pm.collect("tierflow_register_template_dirs", expect=(str, Path))
+    ]
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(folder) for folder in folders]),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
+    env.globals["path_for"] = _path_for
     return Jinja2Templates(env=env)
+
+
+@jinja2.pass_context
+def _path_for(context: jinja2.runtime.Context, name: str, /, **params: object) -> str:
+    """The path (not an absolute URL built from the Host header) of route ``name``."""
+    return str(context["request"].app.url_path_for(name, **params))
 
 
 __all__ = ["NavItem", "create_app"]

@@ -136,24 +136,6 @@ def test_raising_hook_is_named(site: Path) -> None:
         pm.collect("tierflow_register_navigation")
 
 
-def test_duplicate_contributions_name_both_plugins(site: Path) -> None:
-    source = (
-        "from engine.hookspecs import hookimpl\n"
-        "from engine.contrib import RequestType\n"
-        "@hookimpl\n"
-        "def tierflow_register_request_types():\n"
-        "    return [RequestType('printer', 'Printer', workflow='incident')]\n"
-    )
-    make_distribution(
-        site, "tierflow-twins", {"tf_one": source, "tf_two": source},
-        {"one": "tf_one", "two": "tf_two"},
-    )  # fmt: skip
-    importlib.invalidate_caches()
-    pm = create_plugin_manager()
-    with pytest.raises(PluginError, match=r"request_types|name 'printer'.*already contributes"):
-        unique_by(pm, "tierflow_register_request_types", "name")
-
-
 def run_cli(*args: str, path: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(path), "TIERFLOW_DATA_DIR": str(path / "data")}
     return subprocess.run(

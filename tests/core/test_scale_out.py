@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -55,6 +57,11 @@ async def test_worker_and_web_apart(database_url: str, tmp_path: Path) -> None:
         web = start(["web", "--data-dir", str(tmp_path / "web"), "--port", str(port)], env, web_log)
         try:
             assert await healthy(port, web, web_log) == {"database": "ok", "temporal": "ok"}
+            for _ in range(300):
+                if "Tierflow is running" in worker_log.read_text() or worker.poll() is not None:
+                    break
+                await asyncio.sleep(0.1)
+            assert "Tierflow is running" in worker_log.read_text(), worker_log.read_text()
             for proc in (worker, web):
                 assert not descendants(proc.pid), "only 'serve' may start a Temporal server"
                 proc.send_signal(signal.SIGTERM)
@@ -78,3 +85,25 @@ def test_worker_alone_needs_a_temporal_address(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "TIERFLOW_TEMPORAL_ADDRESS: must be set" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_signal_during_start_up_stops_at_once(tmp_path: Path) -> None:
+    """Ctrl-C while Temporal does not answer yet: stop now, not after the connect timeout."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # accepts connections, never answers
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIERFLOW_")}
+    env["TIERFLOW_TEMPORAL_ADDRESS"] = f"127.0.0.1:{silent.getsockname()[1]}"
+    log = tmp_path / "worker.log"
+    try:
+        worker = start(["worker", "--data-dir", str(tmp_path / "w")], env, log)
+        deadline = time.monotonic() + 30
+        while "Connecting to Temporal" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        worker.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        assert worker.wait(timeout=30) == 0, log.read_text()
+        assert time.monotonic() - started < 3
+    finally:
+        silent.close()
+    assert "Stopped." in log.read_text()

@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 from engine.config import Settings
 from engine.contrib import NavItem, RequestType
 from engine.db import create_db_engine
+from engine.errors import PluginError
 from engine.hookspecs import hookimpl
 from engine.plugins import create_plugin_manager
 from engine.web.app import create_app
@@ -101,3 +102,45 @@ def test_unknown_paths_answer_html_or_json(client: TestClient) -> None:
     api = client.get("/api/no-such-thing")
     assert api.status_code == 404
     assert api.json() == {"error": "Not Found", "status": 404}
+
+
+class Twin:
+    @hookimpl
+    def tierflow_register_request_types(self):
+        return [RequestType("printer", "Printer", workflow="incident")]
+
+
+class BadNavigation:
+    @hookimpl
+    def tierflow_register_navigation(self):
+        return ["Printers"]
+
+
+@pytest.mark.parametrize(
+    ("plugins", "message"),
+    [
+        (
+            [("one", Twin()), ("two", Twin())],
+            r"plugin '(one|two)' contributes name 'printer' from tierflow_register_request_types, "
+            r"which plugin '(one|two)' already contributes",
+        ),
+        (
+            [("badnav", BadNavigation())],
+            r"plugin 'badnav' returned 'Printers' \(str\) from tierflow_register_navigation; "
+            r"expected NavItem",
+        ),
+    ],
+)
+def test_bad_contributions_stop_the_app_with_the_plugin_named(
+    tmp_path, plugins, message: str
+) -> None:
+    pm = create_plugin_manager(entry_points=False, plugins=plugins)
+    db = create_db_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with pytest.raises(PluginError, match=message):
+        create_app(Settings(data_dir=tmp_path), pm, db=db, temporal=TemporalLink(address="x:1"))
+
+
+def test_pages_link_by_path_not_by_the_host_header(client: TestClient) -> None:
+    page = client.get("/", headers={"host": "evil.example"})
+    assert "evil.example" not in page.text
+    assert 'href="/static/tierflow.css"' in page.text
