@@ -73,7 +73,7 @@ def tierflow_register_models() -> Iterable[ModuleType] | None:
 
         @hookimpl
         def tierflow_register_models():
-            from plugins.helpdesk import models; return [models]
+            return [helpdesk_models]
     """
 
 
@@ -297,5 +297,6 @@ def tierflow_event_recorded(event: Event, session: Session) -> None:
 
         @hookimpl
         def tierflow_event_recorded(event, session):
-            if event.type == "escalated": notify_owner_team(session, event)
+            if event.type == "escalated":
+                notify_owner_team(session, event)
     """
