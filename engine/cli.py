@@ -19,6 +19,7 @@ from typing import Any
 import click
 
 from engine import __version__
+from engine.cli_workflows import workflows
 from engine.config import Settings, load_settings
 from engine.errors import TierflowError
 from engine.plugins import PluginManager, create_plugin_manager
@@ -202,6 +203,9 @@ def show_config(ctx: Context) -> None:
     click.echo(f"# database: {settings.effective_database_url}")
 
 
+cli.add_command(workflows)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script; never shows a traceback for a known error."""
     # Until serve installs its own handlers, SIGTERM stops like Ctrl-C: cleanly, no traceback.
@@ -222,7 +226,7 @@ def _main(argv: list[str] | None) -> int:
     try:
         pm = create_plugin_manager()
         pm.call("tierflow_register_commands", cli=cli)
-        cli.main(args=argv, prog_name="tierflow", standalone_mode=False, obj=Context(pm))
+        rc = cli.main(args=argv, prog_name="tierflow", standalone_mode=False, obj=Context(pm))
     except TierflowError as exc:
         click.echo(f"tierflow: error: {exc}", err=True)
         return 1
@@ -236,4 +240,4 @@ def _main(argv: list[str] | None) -> int:
         return 130
     except KeyboardInterrupt:
         return 130
-    return 0
+    return rc if isinstance(rc, int) else 0

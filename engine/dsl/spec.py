@@ -245,7 +245,9 @@ class Step(Strict):
         if (self.retry or self.timeout) and self.kind != "action":
             raise ValueError("'retry' and 'timeout' apply to action steps")
         if self.kind in ("decide", "end") and self.next is not None:
-            raise ValueError(f"a {self.kind} step has no 'next'")
+            raise ValueError(
+                f"{'an' if self.kind == 'end' else 'a'} {self.kind} step has no 'next'"
+            )
         if self.decide is not None:
             _branches_end_with_otherwise(self.decide, f"decide step '{self.id}'")
         if isinstance(self.next, list):

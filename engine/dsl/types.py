@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
 from engine.dsl.durations import format_duration, parse_duration
-from engine.dsl.expressions import check_condition, check_template, is_template
+from engine.dsl.expressions import ExpressionError, check_condition, check_template, is_template
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]*(-[a-z0-9_]+)*$"
 IDENT_PATTERN = r"^[a-z_][a-z0-9_]*$"
@@ -44,13 +44,19 @@ ActionName = Annotated[
 
 
 def _condition(text: str) -> str:
-    check_condition(text)
+    try:
+        check_condition(text)
+    except ExpressionError as exc:  # pydantic reports ValueError, and lets others escape
+        raise ValueError(str(exc)) from None
     return text
 
 
 def _template(text: str) -> str:
     if is_template(text):
-        check_template(text)
+        try:
+            check_template(text)
+        except ExpressionError as exc:
+            raise ValueError(str(exc)) from None
     return text
 
 
@@ -80,8 +86,7 @@ Duration = Annotated[
 
 def _duration_or_template(value: object) -> object:
     if isinstance(value, str) and is_template(value):
-        check_template(value)
-        return value
+        return _template(value)
     return format_duration(parse_duration(value))
 
 

@@ -17,7 +17,8 @@ class WorkflowDefinition(IdMixin, CreatedAtMixin, Base):
     move): a running workflow is pinned to its definition by ``content_hash``
     (the SHA-256 of ``source``), so editing a file creates a new row and never
     alters a running instance. ``version`` is a human label; ``kind`` the kind
-    of work item the workflow drives; ``path`` the file it was loaded from.
+    of work item the workflow drives; ``path`` the file it was loaded from;
+    ``deployed_by`` who deployed it (an e-mail address or login name).
     """
 
     __tablename__ = "workflow_definition"
@@ -30,6 +31,7 @@ class WorkflowDefinition(IdMixin, CreatedAtMixin, Base):
     path: Mapped[str | None] = mapped_column(String(1000))
     kind: Mapped[str] = mapped_column(String(32))
     deployed_at: Mapped[datetime | None]
+    deployed_by: Mapped[str | None] = mapped_column(String(320))
     active: Mapped[bool] = mapped_column(default=False)
 
     def __repr__(self) -> str:

@@ -91,7 +91,15 @@ class Interpreter:
         self.definition = await workflow.execute_local_activity(
             "engine.load_definition", run, result_type=Definition, start_to_close_timeout=SHORT
         )
-        self.spec = parse_definition(self.definition.source, self.definition.content_hash)
+        try:
+            self.spec = parse_definition(self.definition.source, self.definition.content_hash)
+        except ValueError as exc:  # deployed definitions are validated; this one was not
+            raise ApplicationError(
+                f"workflow '{run.definition}' ({self.definition.content_hash[:12]}) does not "
+                f"load: {exc}",
+                type="BadDefinition",
+                non_retryable=True,
+            ) from None
         self.vars = dict(self.spec.variables)
         await self._refresh_item()
         try:
@@ -166,7 +174,13 @@ class Interpreter:
             task_id=task_id, step_id=step.id, visit=visit, form=spec.form, title=title,
             team=request.team, role=request.role, person=request.person, due_at=request.due_at,
         )  # fmt: skip
-        escalated = await self._wait_for_task(step, spec, task_id, due)
+        try:
+            escalated = await self._wait_for_task(step, spec, task_id, due)
+        except asyncio.CancelledError:  # another branch won, or the run was cancelled
+            if task_id in self.open_tasks:
+                reason = "no longer needed: the step was cancelled"
+                await self._close(CloseTaskInput(task_id, "cancelled", reason=reason))
+            raise
         if escalated is not None:
             return escalated
         done = self.completions[task_id]
@@ -290,11 +304,11 @@ class Interpreter:
             for name, steps in spec.branches.items()
         }
         mode = asyncio.FIRST_COMPLETED if spec.wait_for == "first" else asyncio.FIRST_EXCEPTION
-        done, pending = await asyncio.wait(branches.values(), return_when=mode)
+        done, pending = await workflow.wait(list(branches.values()), return_when=mode)
         for future in pending:
             future.cancel()
         if pending:
-            await asyncio.wait(pending)
+            await workflow.wait(list(pending))
         for future in done:
             if future.exception() is not None:
                 raise future.exception()  # type: ignore[misc]

@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest_asyncio
-from ruamel.yaml import YAML
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from engine.db import make_session_factory
+from engine.dsl.catalog import Catalog
+from engine.dsl.validate import load_workflow_text
 from engine.model import Team, WorkflowDefinition, WorkItem
 from engine.plugins import create_plugin_manager
 from engine.runtime.activities import worker_activities
@@ -23,6 +24,11 @@ from engine.runtime.binaries import test_server_path
 from engine.runtime.interpreter import Interpreter
 from engine.runtime.messages import RUN_WORKFLOW, RunInput
 from engine.runtime.worker import build_worker
+
+CATALOG = Catalog(
+    actions=frozenset({"engine.update_work_item", "engine.record_event"}),
+    teams=frozenset({"helpdesk-l1", "desktop-support"}),
+)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -40,7 +46,10 @@ class Harness:
     sessions: sessionmaker[Session]
 
     def deploy(self, source: str) -> tuple[str, str]:
-        name = YAML(typ="safe").load(source)["name"]
+        workflow, problems = load_workflow_text(source, "test.yaml", CATALOG)
+        assert not problems, "\n".join(map(str, problems))
+        assert workflow is not None
+        name = workflow.name
         digest = hashlib.sha256(source.encode()).hexdigest()
         with self.sessions() as session, session.begin():
             session.add(

@@ -11,7 +11,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from engine.model import Event, Task
 from engine.runtime.messages import COMPLETE_TASK, OpenTask, TaskCompletion, TaskDone
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.timeout(60)]
 
 TRIAGE = """
 name: triage_flow
