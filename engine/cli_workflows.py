@@ -22,6 +22,7 @@ from engine.db import make_session_factory
 from engine.dsl.compare import compare
 from engine.dsl.describe import describe, plural
 from engine.dsl.diagram import mermaid
+from engine.dsl.pinning import pinned_hash, shared_forms_json
 from engine.dsl.problems import display_path
 from engine.dsl.schema import json_schema_text
 from engine.dsl.spec import Workflow
@@ -309,7 +310,10 @@ def _side(ctx: Context, name: str, which: str, workflows_dir: Path) -> tuple[Wor
         item = next((i for i in checked.loaded if i.workflow.name == name), None)
         if item is None:
             _not_found(name, checked)
-        return item.workflow, f"file {display_path(item.path)} ({item.content_hash[:8]})"
+        # as a deploy would freeze it: with the shared forms it names
+        digest = pinned_hash(item.source, shared_forms_json(item.forms))
+        workflow = item.workflow.model_copy(update={"forms": {**item.forms, **item.workflow.forms}})
+        return workflow, f"file {display_path(item.path)} ({digest[:8]})"
     row = _with_session(ctx, lambda s: service.find_version(s, name, which))
     if row is None:
         raise service.WorkflowNotFound("no workflow is deployed yet")

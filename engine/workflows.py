@@ -29,6 +29,7 @@ from engine.db import create_db_engine, normalise_url, ping, redact
 from engine.dsl.catalog import Catalog
 from engine.dsl.loader import LoadedWorkflow, parse_file
 from engine.dsl.parse import parse_definition
+from engine.dsl.pinning import pinned_hash, shared_forms_json
 from engine.dsl.problems import Problem, display_path
 from engine.dsl.spec import Workflow
 from engine.dsl.validate import validate_files
@@ -227,7 +228,7 @@ def _name(path: Path) -> str | None:
 
 def stored_workflow(row: WorkflowDefinition) -> Workflow:
     """The workflow a deployed definition holds (its source was validated when deployed)."""
-    return parse_definition(row.source, row.content_hash)
+    return parse_definition(row.source, row.content_hash, row.shared_forms)
 
 
 # --------------------------------------------------------------- database ---
@@ -309,14 +310,17 @@ def deploy(
         name = item.workflow.name
         rows = session.scalars(select(WorkflowDefinition).filter_by(name=name)).all()
         active = next((row for row in rows if row.active), None)
-        row = next((row for row in rows if row.content_hash == item.content_hash), None)
+        forms = shared_forms_json(item.forms)
+        digest = pinned_hash(item.source, forms)
+        row = next((row for row in rows if row.content_hash == digest), None)
         status: Status = "created" if row is None else "reactivated"
         if row is None:
             row = WorkflowDefinition(
                 name=name,
                 version=item.workflow.version,
-                content_hash=item.content_hash,
+                content_hash=digest,
                 source=item.source,
+                shared_forms=forms,
                 path=display_path(item.path),
                 kind=item.workflow.kind,
             )

@@ -27,8 +27,8 @@ def describe(workflow: Workflow, source: str, shared: Mapping[str, Form] | None 
     """The text of ``show``: a header naming ``source``, then the steps, then the forms.
 
     ``shared`` holds the shared forms (of forms files or plugins) the workflow
-    names, so they can be shown too; ``None`` when they are not known (a
-    deployed version stores only its own file).
+    names, so they can be shown too; ``None`` for a deployed version, whose
+    shared forms were frozen with it and are part of ``workflow.forms``.
     """
     lines = [f"{workflow.name}" + (f": {workflow.title}" if workflow.title else "")]
     lines.append(f"  kind {workflow.kind} · version {workflow.version} · {source}")

@@ -11,11 +11,20 @@ from functools import lru_cache
 
 from ruamel.yaml import YAML
 
+from engine.dsl.pinning import parse_shared_forms
 from engine.dsl.spec import Workflow
 
 
 @lru_cache(maxsize=256)
-def parse_definition(source: str, content_hash: str) -> Workflow:
-    """The :class:`Workflow` of a deployed definition (``content_hash`` keys the cache)."""
+def parse_definition(source: str, content_hash: str, shared_forms: str = "") -> Workflow:
+    """The :class:`Workflow` of a deployed definition, its shared forms merged in.
+
+    ``content_hash`` keys the cache; a form defined in the file wins over a
+    shared form of the same name (as in validation).
+    """
     data = YAML(typ="safe", pure=True).load(source)
-    return Workflow.model_validate(data)
+    workflow = Workflow.model_validate(data)
+    shared = parse_shared_forms(shared_forms)
+    if not shared:
+        return workflow
+    return workflow.model_copy(update={"forms": {**shared, **workflow.forms}})

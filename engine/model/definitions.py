@@ -18,7 +18,10 @@ class WorkflowDefinition(IdMixin, CreatedAtMixin, Base):
     (the SHA-256 of ``source``), so editing a file creates a new row and never
     alters a running instance. ``version`` is a human label; ``kind`` the kind
     of work item the workflow drives; ``path`` the file it was loaded from;
-    ``deployed_by`` who deployed it (an e-mail address or login name).
+    ``deployed_by`` who deployed it (an e-mail address or login name);
+    ``shared_forms`` the forms it names from forms files or plugins, as JSON,
+    frozen with it (they are part of ``content_hash``), so editing a shared
+    form never changes a running instance either.
     """
 
     __tablename__ = "workflow_definition"
@@ -32,6 +35,7 @@ class WorkflowDefinition(IdMixin, CreatedAtMixin, Base):
     kind: Mapped[str] = mapped_column(String(32))
     deployed_at: Mapped[datetime | None]
     deployed_by: Mapped[str | None] = mapped_column(String(320))
+    shared_forms: Mapped[str] = mapped_column(Text, default="", server_default="")
     active: Mapped[bool] = mapped_column(default=False)
 
     def __repr__(self) -> str:

@@ -92,7 +92,11 @@ class Interpreter:
             "engine.load_definition", run, result_type=Definition, start_to_close_timeout=SHORT
         )
         try:
-            self.spec = parse_definition(self.definition.source, self.definition.content_hash)
+            self.spec = parse_definition(
+                self.definition.source,
+                self.definition.content_hash,
+                self.definition.shared_forms,
+            )
         except ValueError as exc:  # deployed definitions are validated; this one was not
             raise ApplicationError(
                 f"workflow '{run.definition}' ({self.definition.content_hash[:12]}) does not "

@@ -34,6 +34,7 @@ class Definition:
     name: str
     content_hash: str
     source: str
+    shared_forms: str = ""
 
 
 @dataclass(frozen=True)

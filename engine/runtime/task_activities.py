@@ -57,7 +57,7 @@ class TaskActivities:
                     "deploy it with 'tierflow workflows deploy'",
                     "UnknownDefinition",
                 )
-            return Definition(row.name, row.content_hash, row.source)
+            return Definition(row.name, row.content_hash, row.source, row.shared_forms)
 
     @activity.defn(name="engine.item_snapshot")
     def item_snapshot(self, work_item_id: int) -> dict[str, Any]:

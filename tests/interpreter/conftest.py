@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest_asyncio
@@ -16,6 +15,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from engine.db import make_session_factory
 from engine.dsl.catalog import Catalog
+from engine.dsl.forms import Form
+from engine.dsl.pinning import pinned_hash, shared_forms_json
 from engine.dsl.validate import load_workflow_text
 from engine.model import Team, WorkflowDefinition, WorkItem
 from engine.plugins import create_plugin_manager
@@ -45,20 +46,21 @@ class Harness:
     queue: str
     sessions: sessionmaker[Session]
 
-    def deploy(self, source: str) -> tuple[str, str]:
-        workflow, problems = load_workflow_text(source, "test.yaml", CATALOG)
+    def deploy(self, source: str, shared: dict[str, Form] | None = None) -> tuple[str, str]:
+        catalog = replace(CATALOG, forms=shared or {})
+        workflow, problems = load_workflow_text(source, "test.yaml", catalog)
         assert not problems, "\n".join(map(str, problems))
         assert workflow is not None
-        name = workflow.name
-        digest = hashlib.sha256(source.encode()).hexdigest()
+        forms = shared_forms_json(shared or {})
+        digest = pinned_hash(source, forms)
         with self.sessions() as session, session.begin():
             session.add(
                 WorkflowDefinition(
-                    name=name, version="1", content_hash=digest, source=source,
-                    kind="ticket", active=True,
+                    name=workflow.name, version="1", content_hash=digest, source=source,
+                    shared_forms=forms, kind="ticket", active=True,
                 )
             )  # fmt: skip
-        return name, digest
+        return workflow.name, digest
 
     def work_item(self, **fields: Any) -> int:
         with self.sessions() as session, session.begin():
@@ -72,8 +74,10 @@ class Harness:
             session.flush()
             return item.id
 
-    async def start(self, source: str, **input: Any) -> WorkflowHandle:
-        name, digest = self.deploy(source)
+    async def start(
+        self, source: str, shared: dict[str, Form] | None = None, **input: Any
+    ) -> WorkflowHandle:
+        name, digest = self.deploy(source, shared)
         item = self.work_item()
         return await self.client.start_workflow(
             RUN_WORKFLOW,

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 from temporalio.client import WorkflowUpdateFailedError
 
+from engine.dsl.forms import Form
 from engine.model import Event, Task
 from engine.runtime.messages import COMPLETE_TASK, OpenTask, TaskCompletion, TaskDone
 
@@ -98,3 +99,31 @@ async def test_overdue_task_takes_its_escalation_path(harness) -> None:
     with harness.sessions() as session:
         [row] = session.scalars(select(Task)).all()
         assert row.status == "cancelled"
+
+
+SHARED = """
+name: shared_form_flow
+kind: ticket
+steps:
+  - id: approve
+    task: {team: helpdesk-l1, form: approval}
+  - id: done
+    end: "approved"
+"""
+
+
+async def test_a_shared_form_frozen_at_deploy_validates_the_completion(harness) -> None:
+    approval = Form.model_validate(
+        {"fields": [{"name": "reason", "required": True}], "outcomes": ["approved"]}
+    )
+    handle = await harness.start(SHARED, shared={"approval": approval})
+    [task] = await open_tasks(handle)
+    with pytest.raises(WorkflowUpdateFailedError):
+        await handle.execute_update(
+            COMPLETE_TASK, TaskCompletion(task.task_id, "approved", {}), result_type=TaskDone
+        )
+    await handle.execute_update(
+        COMPLETE_TASK, TaskCompletion(task.task_id, "approved", {"reason": "budget ok"}),
+        result_type=TaskDone,
+    )  # fmt: skip
+    assert (await handle.result())["outcome"] == "approved"

@@ -5,6 +5,7 @@ Runs on SQLite and PostgreSQL (``db_engine``), through the real command line.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from engine.dsl.loader import content_hash
+from engine.dsl.pinning import pinned_hash
 from engine.model import WorkflowDefinition
 from tests.workflows.conftest import Tierflow
 
@@ -41,16 +42,18 @@ def test_deploy_creates_versions_once_and_keeps_old_ones(
 ) -> None:
     incident = site / "examples" / "incident.yaml"
     original = incident.read_text()
-    old = content_hash(original)
 
     first = workflows("deploy", "--by", "admin@example.org")
     assert first.rc == 0, first.out + first.err
+    stored = rows(db_engine)
+    mine = next(row for row in stored if row.name == "incident")
+    # incident names shared forms of forms.yaml: they are frozen with it, and in its hash
+    assert set(json.loads(mine.shared_forms)) == {"incident_intake"}
+    old = pinned_hash(original, mine.shared_forms)
     assert first.out.splitlines()[1] == f"created     incident  1 ({old[:8]})  {incident}"
     assert first.out.splitlines()[-1] == "4 created."
-    stored = rows(db_engine)
     assert sorted(row.name for row in stored) == ["change", "incident", "patching", "project"]
     assert all(row.active and row.deployed_by == "admin@example.org" for row in stored)
-    mine = next(row for row in stored if row.name == "incident")
     assert (mine.source, mine.content_hash, mine.kind, mine.path) == (
         original,
         old,
@@ -67,7 +70,7 @@ def test_deploy_creates_versions_once_and_keeps_old_ones(
     incident.write_text(
         original.replace('version: "1"', 'version: "2"').replace("due: 2d", "due: 3d")
     )
-    new = content_hash(incident.read_text())
+    new = pinned_hash(incident.read_text(), mine.shared_forms)
     edited = workflows("deploy", "--by", "other@example.org")
     assert edited.rc == 0
     assert f"created     incident  2 ({new[:8]}) (was {old[:8]})  {incident}" in edited.out
@@ -149,3 +152,27 @@ def test_a_kind_too_long_for_the_database_is_refused_by_name(
         "use a shorter kind\n"
     )
     assert rows(db_engine) == []
+
+
+def test_editing_a_shared_form_makes_new_versions_of_its_users(
+    workflows, site: Path, db_engine: Engine
+) -> None:
+    assert workflows("deploy").rc == 0
+    forms = site / "examples" / "forms.yaml"
+    forms.write_text(forms.read_text().replace("incident_intake:", "incident_intake:", 1))
+    assert workflows("deploy").out.splitlines()[-1] == "4 unchanged."
+    text = forms.read_text()
+    assert "title: " in text
+    forms.write_text(text.replace("title: ", "title: Edited ", 1))
+    redeployed = workflows("deploy")
+    assert redeployed.rc == 0, redeployed.err
+    created = [
+        line.split()[1] for line in redeployed.out.splitlines() if line.startswith("created")
+    ]
+    users = {row.name for row in rows(db_engine) if "incident_intake" in row.shared_forms}
+    assert set(created) == users
+    assert "incident" in users
+    old, new = [row for row in rows(db_engine) if row.name == "incident"]
+    assert old.source == new.source  # the file did not change, its shared form did
+    assert "Edited" not in old.shared_forms
+    assert "Edited" in new.shared_forms
