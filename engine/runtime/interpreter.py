@@ -78,6 +78,7 @@ class Interpreter:
         self.steps: dict[str, dict[str, Any]] = {}
         self.visits: dict[str, int] = {}
         self.current: list[str] = []
+        self.path: list[str] = []
         self.open_tasks: dict[int, OpenTask] = {}
         self.completions: dict[int, TaskCompletion] = {}
         self.completing: set[int] = set()
@@ -116,7 +117,7 @@ class Interpreter:
                 retry_policy=DB_RETRY,
             )
             raise
-        return {"outcome": outcome, "vars": self.vars}
+        return {"outcome": outcome, "vars": self.vars, "path": self.path}
 
     async def _run_list(self, steps: list[Step]) -> str:
         """Run ``steps`` from the first; return the outcome of the ``end`` reached."""
@@ -138,6 +139,7 @@ class Interpreter:
     async def _run_step(self, step: Step) -> _Goto | _End | None:
         self.visits[step.id] = self.visits.get(step.id, 0) + 1
         self.current.append(step.id)
+        self.path.append(step.id)
         try:
             local = await getattr(self, f"_{step.kind}")(step)
         finally:
@@ -423,6 +425,11 @@ class Interpreter:
     @workflow.query(name="current_steps")
     def current_steps(self) -> list[str]:
         return list(self.current)
+
+    @workflow.query(name="path")
+    def visited(self) -> list[str]:
+        """Every step entered so far, in order (a step visited twice appears twice)."""
+        return list(self.path)
 
     @workflow.query(name="open_tasks")
     def open_task_list(self) -> list[OpenTask]:
