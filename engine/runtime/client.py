@@ -8,13 +8,26 @@ that names the address and says what to do.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from engine.errors import TemporalError
+from engine.errors import TemporalError, TierflowError
+from engine.runtime.messages import (
+    COMPLETE_TASK,
+    RUN_WORKFLOW,
+    SIGNAL,
+    OpenTask,
+    RunInput,
+    SignalInput,
+    TaskCompletion,
+    TaskDone,
+)
 
 _FIX = (
     "is a Temporal server running there? Set TIERFLOW_TEMPORAL_ADDRESS to its host:port, "
@@ -78,3 +91,97 @@ async def check_health(client: Client, timeout: float = 2) -> None:
         ) from exc
     if not serving:
         raise TemporalError(f"Temporal at {address} answered, but its workflow service is down")
+
+
+# ------------------------------------------------------------- runs -------
+
+
+class TaskRefused(TierflowError):
+    """A task completion was refused (not open, done meanwhile, data not fitting its form)."""
+
+
+@dataclass(frozen=True)
+class RunState:
+    """What ``describe`` tells of a run."""
+
+    workflow_id: str
+    status: str
+    current_steps: list[str]
+    open_tasks: list[OpenTask]
+    path: list[str]
+
+
+class Runtime:
+    """Starting and steering workflow runs: what the web layer, the CLI and tests use.
+
+    Every run is the interpreter workflow (``tierflow.run``) on ``task_queue``.
+    """
+
+    def __init__(self, client: Client, task_queue: str) -> None:
+        self.client = client
+        self.task_queue = task_queue
+
+    async def start(
+        self,
+        definition: str,
+        *,
+        key: str,
+        work_item_id: int | None = None,
+        input: dict[str, Any] | None = None,
+        content_hash: str = "",
+    ) -> str:
+        """Start a run of ``definition`` (pinned to ``content_hash``, else its deployed version).
+
+        ``key`` is the caller's idempotency key: starting again with the same key
+        returns the first run's id and starts nothing. Returns the workflow id.
+        """
+        workflow_id = f"{definition}/{key}"
+        handle = await self.client.start_workflow(
+            RUN_WORKFLOW,
+            RunInput(definition, content_hash, work_item_id, dict(input or {})),
+            id=workflow_id,
+            task_queue=self.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+        return handle.id
+
+    async def complete_task(self, workflow_id: str, completion: TaskCompletion) -> TaskDone:
+        """Complete a task; returns once recorded. Raises :class:`TaskRefused` with the reason."""
+        handle = self.client.get_workflow_handle(workflow_id)
+        try:
+            return await handle.execute_update(COMPLETE_TASK, completion, result_type=TaskDone)
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause
+            reason = getattr(cause, "message", None) or str(cause or exc)
+            raise TaskRefused(f"task {completion.task_id}: {reason}") from exc
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                raise TaskRefused(
+                    f"task {completion.task_id}: its workflow run has finished"
+                ) from exc
+            raise TemporalError(f"cannot complete task {completion.task_id}: {exc}") from exc
+
+    async def signal(self, workflow_id: str, name: str, payload: dict[str, Any] | None = None):
+        """Deliver a named signal (``wait: {signal: name}``) to a run."""
+        handle = self.client.get_workflow_handle(workflow_id)
+        await handle.signal(SIGNAL, SignalInput(name, dict(payload or {})))
+
+    async def cancel(self, workflow_id: str) -> None:
+        """Cancel a run; its open tasks are closed as cancelled."""
+        await self.client.get_workflow_handle(workflow_id).cancel()
+
+    async def describe(self, workflow_id: str) -> RunState:
+        """The run's status, the steps it is in, its open tasks and the path so far."""
+        handle = self.client.get_workflow_handle(workflow_id)
+        description = await handle.describe()
+        status = description.status.name.lower() if description.status else "unknown"
+        if status != "running":
+            return RunState(workflow_id, status, [], [], [])
+        return RunState(
+            workflow_id,
+            status,
+            await handle.query("current_steps", result_type=list[str]),
+            await handle.query("open_tasks", result_type=list[OpenTask]),
+            await handle.query("path", result_type=list[str]),
+        )
