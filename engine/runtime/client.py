@@ -8,6 +8,7 @@ that names the address and says what to do.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from engine.errors import TemporalError, TierflowError
@@ -136,15 +138,17 @@ class Runtime:
         returns the first run's id and starts nothing. Returns the workflow id.
         """
         workflow_id = f"{definition}/{key}"
-        handle = await self.client.start_workflow(
-            RUN_WORKFLOW,
-            RunInput(definition, content_hash, work_item_id, dict(input or {})),
-            id=workflow_id,
-            task_queue=self.task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        )
-        return handle.id
+        # a finished run of the key makes the start fail: the key still names that run
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await self.client.start_workflow(
+                RUN_WORKFLOW,
+                RunInput(definition, content_hash, work_item_id, dict(input or {})),
+                id=workflow_id,
+                task_queue=self.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+        return workflow_id
 
     async def complete_task(self, workflow_id: str, completion: TaskCompletion) -> TaskDone:
         """Complete a task; returns once recorded. Raises :class:`TaskRefused` with the reason."""

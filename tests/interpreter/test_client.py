@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
 from sqlalchemy import select
@@ -44,9 +45,10 @@ async def test_start_is_idempotent_by_key_and_a_run_can_be_steered(harness) -> N
     runtime = Runtime(harness.client, harness.queue)
     name, digest = harness.deploy(FLOW)
     item = harness.work_item()
-    first = await runtime.start(name, key=f"item-{item}", work_item_id=item, content_hash=digest)
-    again = await runtime.start(name, key=f"item-{item}", work_item_id=item, content_hash=digest)
-    assert first == again == f"api_flow/item-{item}"
+    key = f"item-{uuid.uuid4()}"
+    first = await runtime.start(name, key=key, work_item_id=item, content_hash=digest)
+    again = await runtime.start(name, key=key, work_item_id=item, content_hash=digest)
+    assert first == again == f"api_flow/{key}"
 
     state = await open_state(runtime, first)
     assert state.status == "running"
@@ -63,6 +65,8 @@ async def test_start_is_idempotent_by_key_and_a_run_can_be_steered(harness) -> N
     await runtime.signal(first, "confirmed", {"by": "requester"})
     result = await harness.client.get_workflow_handle(first).result()
     assert result["outcome"] == "closed"
+    # the key's run has finished: starting with it again still starts nothing
+    assert await runtime.start(name, key=key, work_item_id=item, content_hash=digest) == first
     assert result["path"] == ["fix", "wait_ok", "done"]
     assert (await runtime.describe(first)).status == "completed"
     with harness.sessions() as session:
@@ -73,7 +77,7 @@ async def test_cancelling_a_run_cancels_its_open_tasks(harness) -> None:
     runtime = Runtime(harness.client, harness.queue)
     name, digest = harness.deploy(FLOW)
     item = harness.work_item()
-    run = await runtime.start(name, key="c1", work_item_id=item, content_hash=digest)
+    run = await runtime.start(name, key=str(uuid.uuid4()), work_item_id=item, content_hash=digest)
     await open_state(runtime, run)
     await runtime.cancel(run)
     for _ in range(200):
