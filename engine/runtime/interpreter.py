@@ -10,7 +10,7 @@ so deploying an edited file never changes a running instance.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,12 +36,14 @@ with workflow.unsafe.imports_passed_through():
         NotifyInput,
         OpenTask,
         OpenTaskInput,
+        ReassignTaskInput,
         RunInput,
         SignalInput,
         TaskCompletion,
         TaskDone,
     )
 
+WHO = ("team", "role", "person")
 SHORT = timedelta(seconds=30)
 ACTION_TIMEOUT = timedelta(minutes=5)
 DB_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
@@ -59,6 +61,10 @@ class _End:
 
 class StepFailed(ApplicationError):
     """A step cannot go on (a bad expression, a goto nowhere); the run fails with the step named."""
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _failed(step: Step, message: str) -> ApplicationError:
@@ -164,13 +170,13 @@ class Interpreter:
         assert spec is not None
         visit = self.visits[step.id]
         due = self._due(step, spec)
-        who = {k: self._render(step, getattr(spec, k), {}) for k in ("team", "role", "person")}
+        who = {k: self._render(step, getattr(spec, k), {}) for k in WHO}
         title = str(self._render(step, spec.title, {})) if spec.title else (step.title or step.id)
         request = OpenTaskInput(
             workflow_id=workflow.info().workflow_id, step_id=step.id, visit=visit,
             work_item_id=self._work_item_id,
             title=title, form=spec.form, due_at=due.isoformat() if due else None,
-            **{k: (str(v) if v is not None else None) for k, v in who.items()},
+            **{k: _text(v) for k, v in who.items()},
         )  # fmt: skip
         task_id = await workflow.execute_activity(
             "engine.open_task", request, result_type=int, start_to_close_timeout=SHORT,
@@ -241,6 +247,19 @@ class Interpreter:
                 reason = f"overdue: escalated to {rule.escalate}"
                 await self._close(CloseTaskInput(task_id, "cancelled", reason=reason))
             return _Goto(rule.escalate)
+        if rule.reassign is not None:
+            who = {k: self._render(step, getattr(rule.reassign, k), {}) for k in WHO}
+            await workflow.execute_activity(
+                "engine.reassign_task",
+                ReassignTaskInput(task_id, key, **{k: _text(v) for k, v in who.items()}),
+                start_to_close_timeout=SHORT,
+                retry_policy=DB_RETRY,
+            )
+            if task is not None:
+                self.open_tasks[task_id] = replace(
+                    task, **{k: _text(v) for k, v in who.items() if v is not None}
+                )
+            return None
         if rule.notify is not None or rule.remind:
             message = rule.notify
             to = [self._render(step, r, {}) for r in message.to] if message else []

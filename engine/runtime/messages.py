@@ -116,3 +116,14 @@ class SignalInput:
 
     name: str
     payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReassignTaskInput:
+    """Move an open task to another team or person (an overdue rule), once per key."""
+
+    task_id: int
+    key: str
+    team: str | None = None
+    person: str | None = None
+    role: str | None = None

@@ -25,6 +25,7 @@ from engine.runtime.messages import (
     Definition,
     NotifyInput,
     OpenTaskInput,
+    ReassignTaskInput,
     RunInput,
 )
 
@@ -133,6 +134,33 @@ class TaskActivities:
                 key=f"task/{task.id}/closed",
             )  # fmt: skip
 
+    @activity.defn(name="engine.reassign_task")
+    def reassign_task(self, args: ReassignTaskInput) -> None:
+        """Give an open task to another team or person; a repeat of the same key is a no-op."""
+        with self.sessions() as session, session.begin():
+            task = session.get(Task, args.task_id, with_for_update=True)
+            if task is None or task.status != "open":
+                return  # completed meanwhile: nothing to move
+            before = {
+                "team": task.team.slug if task.team else None,
+                "person": task.assignee.email if task.assignee else None,
+            }
+            if args.team is not None or args.role is not None:
+                task.team_id = _team_id(session, args.team)
+                task.assignee_id = None
+            if args.person is not None:
+                task.assignee_id = _person_id(session, args.person)
+            record_event(
+                session,
+                self.pm,
+                work_item_id=task.work_item_id,
+                type="task_reassigned",
+                data={"task": task.id, "step": task.step_id, "from": before,
+                      "to": {"team": args.team, "person": args.person, "role": args.role}},
+                team_id=task.team_id,
+                key=args.key,
+            )  # fmt: skip
+
     @activity.defn(name="engine.cancel_open_tasks")
     def cancel_open_tasks(self, workflow_id: str) -> int:
         """Cancel every open task of a run (the run was cancelled); returns how many."""
@@ -165,6 +193,7 @@ class TaskActivities:
             self.item_snapshot,
             self.open_task,
             self.close_task,
+            self.reassign_task,
             self.cancel_open_tasks,
             self.notify,
         ]

@@ -45,6 +45,7 @@ class Harness:
     client: Client
     queue: str
     sessions: sessionmaker[Session]
+    env: WorkflowEnvironment
 
     def deploy(self, source: str, shared: dict[str, Form] | None = None) -> tuple[str, str]:
         catalog = replace(CATALOG, forms=shared or {})
@@ -98,4 +99,4 @@ async def harness(time_skipping: WorkflowEnvironment, db_engine: Engine) -> Asyn
         workflows=[Interpreter],
     )  # fmt: skip
     async with worker:
-        yield Harness(time_skipping.client, queue, sessions)
+        yield Harness(time_skipping.client, queue, sessions, time_skipping)

@@ -182,3 +182,40 @@ async def test_hourly_reminders_fire_until_the_escalation(harness) -> None:
     ]
     assert notes[0].data["to"] == ["team:helpdesk-l1"]
     assert task.status == "cancelled"
+
+
+REASSIGN = """
+name: reassign_flow
+kind: ticket
+forms:
+  fix:
+    outcomes: [fixed]
+steps:
+  - id: fix
+    task:
+      team: helpdesk-l1
+      form: fix
+      due: 2h
+      overdue:
+        - {after: 1h, reassign: {team: desktop-support}}
+  - id: done
+    end: fixed
+"""
+
+
+async def test_overdue_task_is_reassigned_and_stays_open(harness) -> None:
+    handle = await harness.start(REASSIGN)
+    [task] = await wait_for_tasks(handle)
+    assert task.team == "helpdesk-l1"
+    await harness.env.sleep(timedelta(hours=3, minutes=1))  # 1 h past due
+    [task] = await handle.query("open_tasks", result_type=list[OpenTask])
+    assert task.team == "desktop-support"
+    with harness.sessions() as session:
+        row = session.get(Task, task.task_id)
+        assert (row.status, row.team.slug) == ("open", "desktop-support")
+        moved = session.scalars(select(Event).filter_by(type="task_reassigned")).one()
+        assert moved.data["from"]["team"] == "helpdesk-l1"
+    await handle.execute_update(
+        COMPLETE_TASK, TaskCompletion(task.task_id, "fixed"), result_type=TaskDone
+    )
+    assert (await handle.result())["outcome"] == "fixed"
