@@ -61,6 +61,14 @@ class _Worker(Worker):
             self._owned_executor.shutdown(wait=False, cancel_futures=True)
 
 
+def sandbox_runner(passthrough_modules: Sequence[str] = ()) -> SandboxedWorkflowRunner:
+    """The workflow sandbox every worker (and the Replayer) uses: :data:`PASSTHROUGH_MODULES`."""
+    restrictions = SandboxRestrictions.default.with_passthrough_modules(
+        *PASSTHROUGH_MODULES, *passthrough_modules
+    )
+    return SandboxedWorkflowRunner(restrictions=restrictions)
+
+
 def build_worker(
     client: Client,
     task_queue: str,
@@ -90,9 +98,6 @@ def build_worker(
         raise TierflowError(
             f"max_concurrent_activities must be at least 1, got {max_concurrent_activities}"
         )
-    restrictions = SandboxRestrictions.default.with_passthrough_modules(
-        *PASSTHROUGH_MODULES, *passthrough_modules
-    )
     executor = ThreadPoolExecutor(
         max_workers=max_concurrent_activities, thread_name_prefix=f"activity-{task_queue}"
     )
@@ -104,7 +109,7 @@ def build_worker(
             workflows=list(workflows),
             activity_executor=executor,
             max_concurrent_activities=max_concurrent_activities,
-            workflow_runner=SandboxedWorkflowRunner(restrictions=restrictions),
+            workflow_runner=sandbox_runner(passthrough_modules),
             graceful_shutdown_timeout=graceful_shutdown,
         )
     except (TypeError, ValueError) as exc:  # e.g. an undecorated activity, a duplicate name
