@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         OpenTask,
         OpenTaskInput,
         ReassignTaskInput,
+        Resume,
         RunInput,
         SignalInput,
         TaskCompletion,
@@ -112,9 +113,13 @@ class Interpreter:
                 non_retryable=True,
             ) from None
         self.vars = dict(self.spec.variables)
+        resume = run.resume
+        if resume is not None:
+            self.vars, self.steps = dict(resume.vars), dict(resume.steps)
+            self.visits, self.path = dict(resume.visits), list(resume.path)
         await self._refresh_item()
         try:
-            outcome = await self._run_list(self.spec.steps)
+            outcome = await self._run_list(self.spec.steps, resume)
         except asyncio.CancelledError:
             await workflow.execute_activity(
                 "engine.cancel_open_tasks",
@@ -125,13 +130,17 @@ class Interpreter:
             raise
         return {"outcome": outcome, "vars": self.vars, "path": self.path}
 
-    async def _run_list(self, steps: list[Step]) -> str:
-        """Run ``steps`` from the first; return the outcome of the ``end`` reached."""
+    async def _run_list(self, steps: list[Step], resume: Resume | None = None) -> str:
+        """Run ``steps`` from the first (or where ``resume`` says); return the ``end`` reached."""
         index = {step.id: number for number, step in enumerate(steps)}
-        number = 0
+        top = self.spec is not None and steps is self.spec.steps
+        number = index[resume.step] if resume is not None else 0
         while number < len(steps):
             step = steps[number]
-            moved = await self._run_step(step)
+            if top and resume is None and self._history_is_long():
+                await self._continue_as_new(Resume(step.id))
+            moved = await self._run_step(step, resume if top else None)
+            resume = None
             if isinstance(moved, _End):
                 return moved.outcome
             if isinstance(moved, _Goto):
@@ -142,12 +151,16 @@ class Interpreter:
                 number += 1
         return "completed"
 
-    async def _run_step(self, step: Step) -> _Goto | _End | None:
-        self.visits[step.id] = self.visits.get(step.id, 0) + 1
+    async def _run_step(self, step: Step, resume: Resume | None = None) -> _Goto | _End | None:
+        if resume is None or resume.task is None:
+            self.visits[step.id] = self.visits.get(step.id, 0) + 1
+            self.path.append(step.id)
         self.current.append(step.id)
-        self.path.append(step.id)
         try:
-            local = await getattr(self, f"_{step.kind}")(step)
+            if resume is not None and resume.task is not None:
+                local = await self._task(step, resume)
+            else:
+                local = await getattr(self, f"_{step.kind}")(step)
         finally:
             self.current.remove(step.id)
         if isinstance(local, (_Goto, _End)):
@@ -165,9 +178,14 @@ class Interpreter:
 
     # -- step types -----------------------------------------------------------
 
-    async def _task(self, step: Step) -> dict[str, Any] | _Goto:
+    async def _task(self, step: Step, resume: Resume | None = None) -> dict[str, Any] | _Goto:
         spec = step.task
         assert spec is not None
+        if resume is not None and resume.task is not None:  # continued as new while waiting
+            task = resume.task
+            self.open_tasks[task.task_id] = task
+            due = datetime.fromisoformat(task.due_at) if task.due_at else None
+            return await self._await_task(step, spec, task.task_id, due, list(resume.fired))
         visit = self.visits[step.id]
         due = self._due(step, spec)
         who = {k: self._render(step, getattr(spec, k), {}) for k in WHO}
@@ -186,8 +204,13 @@ class Interpreter:
             task_id=task_id, step_id=step.id, visit=visit, form=spec.form, title=title,
             team=request.team, role=request.role, person=request.person, due_at=request.due_at,
         )  # fmt: skip
+        return await self._await_task(step, spec, task_id, due, [0] * len(spec.overdue))
+
+    async def _await_task(
+        self, step: Step, spec: TaskSpec, task_id: int, due: datetime | None, fired: list[int]
+    ) -> dict[str, Any] | _Goto:
         try:
-            escalated = await self._wait_for_task(step, spec, task_id, due)
+            escalated = await self._wait_for_task(step, spec, task_id, due, fired)
         except asyncio.CancelledError:  # another branch won, or the run was cancelled
             if task_id in self.open_tasks:
                 reason = "no longer needed: the step was cancelled"
@@ -202,11 +225,18 @@ class Interpreter:
         return {"outcome": done.outcome, "data": done.data}
 
     async def _wait_for_task(
-        self, step: Step, spec: TaskSpec, task_id: int, due: datetime | None
+        self, step: Step, spec: TaskSpec, task_id: int, due: datetime | None, fired: list[int]
     ) -> _Goto | None:
-        """Wait for the completion, firing overdue rules on timers as they come due."""
-        fired = [0] * len(spec.overdue)
+        """Wait for the completion, firing overdue rules on timers as they come due.
+
+        A top-level task whose run's history has grown long continues as new
+        here, carrying the open task and the rules fired so far.
+        """
+        top = self.spec is not None and any(each is step for each in self.spec.steps)
         while True:
+            if top and self._history_is_long() and task_id not in self.completions:
+                task = self.open_tasks[task_id]
+                await self._continue_as_new(Resume(step.id, task=task, fired=fired))
             pending = self._next_rule(spec, fired, due)
             timeout = None
             if pending is not None:
@@ -455,6 +485,25 @@ class Interpreter:
         return sorted(self.open_tasks.values(), key=lambda task: task.task_id)
 
     # -- helpers --------------------------------------------------------------
+
+    def _history_is_long(self) -> bool:
+        info = workflow.info()
+        limit = self.run_input.history_limit if self.run_input else 0
+        if limit and info.get_current_history_length() > limit:
+            return True
+        return info.is_continue_as_new_suggested()
+
+    async def _continue_as_new(self, resume: Resume) -> None:
+        """Start afresh with the same definition version and this run's state."""
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        assert self.run_input is not None
+        assert self.definition is not None
+        carried = Resume(
+            resume.step, self.vars, self.steps, self.visits, self.path, resume.task, resume.fired
+        )
+        workflow.continue_as_new(
+            replace(self.run_input, content_hash=self.definition.content_hash, resume=carried)
+        )
 
     @property
     def _work_item_id(self) -> int | None:

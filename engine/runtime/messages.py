@@ -17,17 +17,6 @@ SIGNAL = "signal"
 
 
 @dataclass(frozen=True)
-class RunInput:
-    """How a run starts: which definition version (by hash), for which work item, with what."""
-
-    definition: str
-    """The workflow's name; with ``content_hash`` empty, its deployed version is used."""
-    content_hash: str = ""
-    work_item_id: int | None = None
-    input: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class Definition:
     """A definition version as the interpreter loads it (by a local activity)."""
 
@@ -66,6 +55,34 @@ class OpenTask:
     role: str | None = None
     person: str | None = None
     due_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Where a run that continued as new picks up: its state, and an open task it waits on."""
+
+    step: str
+    vars: dict[str, Any] = field(default_factory=dict)
+    steps: dict[str, Any] = field(default_factory=dict)
+    visits: dict[str, int] = field(default_factory=dict)
+    path: list[str] = field(default_factory=list)
+    task: OpenTask | None = None
+    fired: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RunInput:
+    """How a run starts: which definition version (by hash), for which work item, with what."""
+
+    definition: str
+    """The workflow's name; with ``content_hash`` empty, its deployed version is used."""
+    content_hash: str = ""
+    work_item_id: int | None = None
+    input: dict[str, Any] = field(default_factory=dict)
+    resume: Resume | None = None
+    """Set when the run continued as new (its history had grown long)."""
+    history_limit: int = 0
+    """Continue as new past this many history events (0: when Temporal suggests it)."""
 
 
 @dataclass(frozen=True)
