@@ -45,7 +45,8 @@ with workflow.unsafe.imports_passed_through():
     )
 
 WHO = ("team", "role", "person")
-SHORT = timedelta(seconds=30)
+SHORT = timedelta(seconds=10)
+"""Database activities: a worker that dies mid-way is given up on after this long."""
 ACTION_TIMEOUT = timedelta(minutes=5)
 DB_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 
