@@ -10,8 +10,10 @@ so deploying an edited file never changes a running instance.
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from temporalio import workflow
@@ -45,6 +47,8 @@ with workflow.unsafe.imports_passed_through():
     )
 
 WHO = ("team", "role", "person")
+LAZY_ITEM = "lazy-item-refresh"
+"""Patch id: the work item is loaded only when a step's expressions read it."""
 SHORT = timedelta(seconds=10)
 """Database activities: a worker that dies mid-way is given up on after this long."""
 ACTION_TIMEOUT = timedelta(minutes=5)
@@ -63,6 +67,23 @@ class _End:
 
 class StepFailed(ApplicationError):
     """A step cannot go on (a bad expression, a goto nowhere); the run fails with the step named."""
+
+
+_ITEM = re.compile(r"\bitem\b")
+
+
+@lru_cache(maxsize=4096)
+def _step_reads_item(text: str) -> bool:
+    return bool(_ITEM.search(text))
+
+
+def _reads_item(step: Step) -> bool:
+    """Whether any expression or template of ``step`` (branches included) names ``item``.
+
+    Nested parallel branches are checked when their own steps run.
+    """
+    own = step.model_copy(update={"parallel": None}) if step.parallel else step
+    return _step_reads_item(own.model_dump_json(by_alias=True))
 
 
 def _text(value: Any) -> str | None:
@@ -91,6 +112,8 @@ class Interpreter:
         self.completions: dict[int, TaskCompletion] = {}
         self.completing: set[int] = set()
         self.signals: dict[str, dict[str, Any]] = {}
+        self.item_stale = True
+        self.lazy_item = True
 
     # -- the run ------------------------------------------------------------
 
@@ -118,7 +141,10 @@ class Interpreter:
         if resume is not None:
             self.vars, self.steps = dict(resume.vars), dict(resume.steps)
             self.visits, self.path = dict(resume.visits), list(resume.path)
-        await self._refresh_item()
+        # Runs started before this patch loaded the item eagerly (at the start and
+        # after every task, action and call); their histories must replay the same.
+        self.lazy_item = workflow.patched(LAZY_ITEM)
+        await self._item_changed()
         try:
             outcome = await self._run_list(self.spec.steps, resume)
         except asyncio.CancelledError:
@@ -158,6 +184,7 @@ class Interpreter:
             self.path.append(step.id)
         self.current.append(step.id)
         try:
+            await self._item_for(step)
             if resume is not None and resume.task is not None:
                 local = await self._task(step, resume)
             else:
@@ -167,6 +194,7 @@ class Interpreter:
         if isinstance(local, (_Goto, _End)):
             return local
         local = local or {}
+        await self._item_for(step)
         for name, template in step.set.items():
             self.vars[name] = self._render(step, template, local)
         if step.decide is not None:
@@ -222,7 +250,7 @@ class Interpreter:
         done = self.completions[task_id]
         result = {"outcome": done.outcome, "data": done.data, "completed_by": done.actor_id}
         self.steps[step.id] = result
-        await self._refresh_item()
+        await self._item_changed()
         return {"outcome": done.outcome, "data": done.data}
 
     async def _wait_for_task(
@@ -326,7 +354,7 @@ class Interpreter:
         self.steps[step.id] = {"result": result}
         if step.result:
             self.vars[step.result] = result
-        await self._refresh_item()
+        await self._item_changed()
         return {"result": result}
 
     async def _decide(self, step: Step) -> dict[str, Any]:
@@ -410,7 +438,7 @@ class Interpreter:
         self.steps[step.id] = {"result": result}
         if step.result:
             self.vars[step.result] = result
-        await self._refresh_item()
+        await self._item_changed()
         return {"result": result}
 
     async def _end(self, step: Step) -> _End:
@@ -513,7 +541,19 @@ class Interpreter:
     def _key(self, step: Step) -> str:
         return f"{workflow.info().workflow_id}/{step.id}/{self.visits[step.id]}"
 
+    async def _item_changed(self) -> None:
+        """The work item may have changed: load it again now, or when a step reads it."""
+        self.item_stale = True
+        if not self.lazy_item:
+            await self._refresh_item()
+
+    async def _item_for(self, step: Step) -> None:
+        """Load the work item afresh if it may have changed and ``step`` reads it."""
+        if self.lazy_item and self.item_stale and _reads_item(step):
+            await self._refresh_item()
+
     async def _refresh_item(self) -> None:
+        self.item_stale = False
         if self.run_input is None or self.run_input.work_item_id is None:
             return
         self.item = await workflow.execute_local_activity(
