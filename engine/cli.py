@@ -19,6 +19,7 @@ from typing import Any
 import click
 
 from engine import __version__
+from engine.cli_schedules import schedules
 from engine.cli_workflows import workflows
 from engine.config import Settings, load_settings
 from engine.errors import TierflowError
@@ -204,6 +205,7 @@ def show_config(ctx: Context) -> None:
 
 
 cli.add_command(workflows)
+cli.add_command(schedules)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -34,6 +34,7 @@ from engine.runtime.activities import worker_activities
 from engine.runtime.client import connect
 from engine.runtime.devserver import EmbeddedTemporal
 from engine.runtime.interpreter import Interpreter
+from engine.runtime.schedules import start_sync
 from engine.runtime.worker import build_worker
 from engine.web.app import create_app
 from engine.web.temporal import TemporalLink
@@ -173,6 +174,9 @@ async def _start(
             )
             running.tasks["worker"] = asyncio.create_task(worker.run(), name="worker")
             running.stops.append(("worker", worker.shutdown))
+        task, stop_sync = start_sync(client, settings.task_queue, sessions)
+        running.tasks["schedule sync"] = task
+        running.stops.append(("schedule sync", stop_sync))
     if app is not None and sock is not None:
         await _start_web(settings, app, sock, steps, running)
 

@@ -103,6 +103,11 @@ class EmbeddedTemporal:
         return self.data_dir / "temporal.lock"
 
     @property
+    def address_file(self) -> Path:
+        """Holds :attr:`address` while the server runs (read by ``tierflow schedules``)."""
+        return self.data_dir / "address"
+
+    @property
     def address(self) -> str | None:
         """``host:port`` of the gRPC frontend once :meth:`start` returned, else None."""
         return self._address
@@ -137,6 +142,7 @@ class EmbeddedTemporal:
                 log_offset = self._launch()
                 if await self._wait_ready(deadline, timeout, log_offset):
                     assert self._address is not None
+                    self.address_file.write_text(self._address + "\n")
                     return self._address
                 self._process = None  # it exited because a port was taken: pick others
             raise TemporalError(
@@ -281,6 +287,8 @@ class EmbeddedTemporal:
 
         Safe to call at any time, any number of times.
         """
+        if self._address is not None:  # only ours: a start refused by the lock wrote nothing
+            self.address_file.unlink(missing_ok=True)
         process = self._process
         if process is not None:
             if process.poll() is None:
@@ -297,6 +305,8 @@ class EmbeddedTemporal:
 
     def _stop_blocking(self) -> None:
         """Stop without the event loop (used when start() is cancelled)."""
+        if self._address is not None:
+            self.address_file.unlink(missing_ok=True)
         process, self._process, self._address = self._process, None, None
         if process is not None and process.poll() is None:
             process.terminate()

@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         RUN_WORKFLOW,
         SIGNAL,
         CloseTaskInput,
+        CreateItemInput,
         Definition,
         NotifyInput,
         OpenTask,
@@ -137,6 +138,8 @@ class Interpreter:
                 non_retryable=True,
             ) from None
         self.vars = dict(self.spec.variables)
+        if run.work_item_id is None:  # a scheduled run: its own operational work item
+            self.run_input = replace(run, work_item_id=await self._create_item())
         resume = run.resume
         if resume is not None:
             self.vars, self.steps = dict(resume.vars), dict(resume.steps)
@@ -514,6 +517,18 @@ class Interpreter:
         return sorted(self.open_tasks.values(), key=lambda task: task.task_id)
 
     # -- helpers --------------------------------------------------------------
+
+    async def _create_item(self) -> int:
+        assert self.spec is not None
+        info = workflow.info()
+        title = f"{self.spec.title or self.spec.name} {workflow.now():%Y-%m-%d %H:%M} UTC"
+        return await workflow.execute_activity(
+            "engine.create_work_item",
+            CreateItemInput(info.workflow_id, self.spec.kind, self.spec.name, title),
+            result_type=int,
+            start_to_close_timeout=SHORT,
+            retry_policy=DB_RETRY,
+        )
 
     def _history_is_long(self) -> bool:
         info = workflow.info()

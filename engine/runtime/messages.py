@@ -144,3 +144,14 @@ class ReassignTaskInput:
     team: str | None = None
     person: str | None = None
     role: str | None = None
+
+
+@dataclass(frozen=True)
+class CreateItemInput:
+    """A work item for a run that has none (a scheduled run), keyed by its workflow id."""
+
+    workflow_id: str
+    kind: str
+    type: str
+    title: str
+    channel: str = "schedule"

@@ -22,6 +22,7 @@ from engine.model.base import utcnow
 from engine.plugins import PluginManager
 from engine.runtime.messages import (
     CloseTaskInput,
+    CreateItemInput,
     Definition,
     NotifyInput,
     OpenTaskInput,
@@ -59,6 +60,31 @@ class TaskActivities:
                     "UnknownDefinition",
                 )
             return Definition(row.name, row.content_hash, row.source, row.shared_forms)
+
+    @activity.defn(name="engine.create_work_item")
+    def create_work_item(self, args: CreateItemInput) -> int:
+        """The work item of a run that started without one (once per workflow id)."""
+        with self.sessions() as session, session.begin():
+            found = session.scalars(
+                select(WorkItem.id).filter_by(workflow_id=args.workflow_id)
+            ).one_or_none()
+            if found is not None:
+                return found
+            item = WorkItem(
+                kind=args.kind, type=args.type, title=args.title[:300], status="open",
+                channel=args.channel, workflow_id=args.workflow_id,
+            )  # fmt: skip
+            session.add(item)
+            session.flush()
+            record_event(
+                session,
+                self.pm,
+                work_item_id=item.id,
+                type="created",
+                data={"channel": args.channel, "workflow": args.type},
+                key=f"item/{args.workflow_id}/created",
+            )
+            return item.id
 
     @activity.defn(name="engine.item_snapshot")
     def item_snapshot(self, work_item_id: int) -> dict[str, Any]:
@@ -190,6 +216,7 @@ class TaskActivities:
     def all(self) -> list[Any]:
         return [
             self.load_definition,
+            self.create_work_item,
             self.item_snapshot,
             self.open_task,
             self.close_task,

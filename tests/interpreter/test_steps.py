@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
 from sqlalchemy import select
 from temporalio.client import WorkflowUpdateFailedError
 
 from engine.dsl.forms import Form
-from engine.model import Event, Task
-from engine.runtime.messages import COMPLETE_TASK, OpenTask, TaskCompletion, TaskDone
+from engine.model import Event, Task, WorkItem
+from engine.runtime.messages import (
+    COMPLETE_TASK,
+    RUN_WORKFLOW,
+    OpenTask,
+    RunInput,
+    TaskCompletion,
+    TaskDone,
+)
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.timeout(60)]
 
@@ -127,3 +135,39 @@ async def test_a_shared_form_frozen_at_deploy_validates_the_completion(harness) 
         result_type=TaskDone,
     )  # fmt: skip
     assert (await handle.result())["outcome"] == "approved"
+
+
+MAINTENANCE = """
+name: backup_check
+title: Backup check
+kind: maintenance
+forms:
+  verify:
+    outcomes: [verified]
+steps:
+  - id: verify
+    task: {team: helpdesk-l1, form: verify, title: "Verify {{ item.title }}"}
+  - id: done
+    end: verified
+"""
+
+
+async def test_a_run_without_a_work_item_gets_its_own(harness) -> None:
+    """Scheduled runs start with no work item: each becomes an operational work item."""
+    name, digest = harness.deploy(MAINTENANCE)
+    harness.work_item()  # the teams
+    run_id = f"tierflow/{name}/scheduled-{uuid.uuid4()}"
+    handle = await harness.client.start_workflow(
+        RUN_WORKFLOW, RunInput(name, digest), id=run_id, task_queue=harness.queue,
+        result_type=dict,
+    )  # fmt: skip
+    [task] = await open_tasks(handle)
+    assert task.title.startswith("Verify Backup check ")
+    await handle.execute_update(
+        COMPLETE_TASK, TaskCompletion(task.task_id, "verified"), result_type=TaskDone
+    )
+    assert (await handle.result())["outcome"] == "verified"
+    with harness.sessions() as session:
+        item = session.scalars(select(WorkItem).filter_by(workflow_id=run_id)).one()
+        assert (item.kind, item.type, item.channel) == ("maintenance", "backup_check", "schedule")
+        assert session.get(Task, task.task_id).work_item_id == item.id
