@@ -44,6 +44,8 @@ WORKFLOWS_DIR = Path("workflows")
 """The site's own folder of workflows and forms, relative to the working directory."""
 
 SUFFIXES = (".yaml", ".yml")
+SCENARIO_SUFFIXES = (".scenarios.yaml", ".scenarios.yml")
+"""Scenario files (``tierflow workflows test``) sit beside workflows but are not workflows."""
 _LOCK_ID = 7_469_657_267  # PostgreSQL advisory lock serialising concurrent deploys
 
 
@@ -101,6 +103,7 @@ def _yaml_files(folder: Path) -> list[Path]:
         path
         for path in folder.rglob("*")
         if path.suffix in SUFFIXES
+        and not path.name.endswith(SCENARIO_SUFFIXES)
         and path.is_file()
         and not any(part.startswith(".") for part in path.relative_to(folder).parts)
     )
@@ -191,22 +194,31 @@ def check(
     sources: Sources,
     targets: Sequence[Path],
     catalog: Catalog,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[Path], None] | None = None,
 ) -> Checked:
     """Validate ``targets`` together with all ``sources`` (their shared forms, workflow names).
 
     Problems are reported for ``targets`` only. A plugin's workflow whose name
     the site's folder also defines is left out: the site's file wins.
-    ``progress(n)`` is told the number of files once they are checked (the
-    files are checked together, so there is no finer progress to report).
+    ``progress(path)`` is told of each of ``targets`` once, as it is checked
+    (or at once, for one that is left out).
     """
     kept = _without_overridden(sources)
     replaced = set(sources.files) - set(kept)
+    left_out = [path for path in targets if path.resolve() in replaced]
     targets = [path for path in targets if path.resolve() not in replaced]
-    loaded, problems = validate_files(list(dict.fromkeys([*kept, *targets])), catalog)
-    if progress is not None:
-        progress(len(targets))
     wanted = {path.resolve() for path in targets}
+    pending = set(wanted)
+
+    def checked(path: Path) -> None:
+        if progress is not None and path.resolve() in pending:
+            pending.discard(path.resolve())
+            progress(path)
+
+    for path in left_out if progress is not None else ():
+        progress(path)
+    files = list(dict.fromkeys([*kept, *targets]))
+    loaded, problems = validate_files(files, catalog, progress=checked)
     mine = [item for item in loaded if item.path.resolve() in wanted]
     return Checked(tuple(targets), mine, problems_in(problems, targets))
 

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         COMPLETE_TASK,
         RUN_WORKFLOW,
         SIGNAL,
+        CandidatesInput,
         CloseTaskInput,
         CreateItemInput,
         Definition,
@@ -48,6 +49,8 @@ with workflow.unsafe.imports_passed_through():
     )
 
 WHO = ("team", "role", "person")
+TASK_ACTORS = "task-actors"
+"""Patch id: a task may be completed only by the people it is for (and admins)."""
 LAZY_ITEM = "lazy-item-refresh"
 """Patch id: the work item is loaded only when a step's expressions read it."""
 SHORT = timedelta(seconds=10)
@@ -235,6 +238,7 @@ class Interpreter:
         self.open_tasks[task_id] = OpenTask(
             task_id=task_id, step_id=step.id, visit=visit, form=spec.form, title=title,
             team=request.team, role=request.role, person=request.person, due_at=request.due_at,
+            allowed=await self._candidates(request.team, request.role, request.person),
         )  # fmt: skip
         return await self._await_task(step, spec, task_id, due, [0] * len(spec.overdue))
 
@@ -318,9 +322,9 @@ class Interpreter:
                 retry_policy=DB_RETRY,
             )
             if task is not None:
-                self.open_tasks[task_id] = replace(
-                    task, **{k: _text(v) for k, v in who.items() if v is not None}
-                )
+                moved = replace(task, **{k: _text(v) for k, v in who.items() if v is not None})
+                allowed = await self._candidates(moved.team, moved.role, moved.person)
+                self.open_tasks[task_id] = replace(moved, allowed=allowed)
             return None
         if rule.notify is not None or rule.remind:
             message = rule.notify
@@ -404,7 +408,11 @@ class Interpreter:
             for name, future in branches.items()
             if future.done() and not future.cancelled() and future.exception() is None
         }
-        winner = next((n for n, f in branches.items() if f in done), None)
+        winner = (
+            next((n for n, f in branches.items() if f in done), None)
+            if spec.wait_for == "first"
+            else None
+        )
         self.steps[step.id] = {"outcomes": outcomes, "first": winner}
         return {"outcomes": outcomes, "first": winner}
 
@@ -476,6 +484,16 @@ class Interpreter:
             raise ValueError(f"task {completion.task_id} is not open in this run")
         if completion.task_id in self.completing:
             raise ValueError(f"task {completion.task_id} is being completed by someone else")
+        if (
+            completion.actor_id is not None
+            and task.allowed is not None
+            and completion.actor_id not in task.allowed
+        ):
+            whom = f"team {task.team}" if task.team else task.person or f"role {task.role}"
+            raise ValueError(
+                f"person {completion.actor_id} may not complete task {task.task_id}: "
+                f"it is for {whom}"
+            )
         self._checked(task, completion)
 
     def _checked(self, task: OpenTask, completion: TaskCompletion) -> dict[str, Any]:
@@ -528,6 +546,19 @@ class Interpreter:
             result_type=int,
             start_to_close_timeout=SHORT,
             retry_policy=DB_RETRY,
+        )
+
+    async def _candidates(
+        self, team: str | None, role: str | None, person: str | None
+    ) -> list[int] | None:
+        """Who may complete a task (runs older than this check allow anyone)."""
+        if not workflow.patched(TASK_ACTORS):
+            return None
+        return await workflow.execute_local_activity(
+            "engine.task_candidates",
+            CandidatesInput(team, role, person),
+            result_type=list[int],
+            start_to_close_timeout=SHORT,
         )
 
     def _history_is_long(self) -> bool:

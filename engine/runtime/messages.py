@@ -55,6 +55,9 @@ class OpenTask:
     role: str | None = None
     person: str | None = None
     due_at: str | None = None
+    allowed: list[int] | None = None
+    """Who may complete it (person ids: the assignee, the team's members or the role's
+    holders, and admins); ``None`` when the run predates the check."""
 
 
 @dataclass(frozen=True)
@@ -155,3 +158,12 @@ class CreateItemInput:
     type: str
     title: str
     channel: str = "schedule"
+
+
+@dataclass(frozen=True)
+class CandidatesInput:
+    """Whom a task is for: a team, a role or a person."""
+
+    team: str | None = None
+    role: str | None = None
+    person: str | None = None

@@ -17,10 +17,11 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from engine.events import record_event
-from engine.model import Person, Task, Team, WorkflowDefinition, WorkItem
+from engine.model import Membership, Person, PersonRole, Task, Team, WorkflowDefinition, WorkItem
 from engine.model.base import utcnow
 from engine.plugins import PluginManager
 from engine.runtime.messages import (
+    CandidatesInput,
     CloseTaskInput,
     CreateItemInput,
     Definition,
@@ -85,6 +86,24 @@ class TaskActivities:
                 key=f"item/{args.workflow_id}/created",
             )
             return item.id
+
+    @activity.defn(name="engine.task_candidates")
+    def task_candidates(self, args: CandidatesInput) -> list[int]:
+        """The ids of the active people who may complete a task for ``args`` (admins too)."""
+        with self.sessions() as session:
+            query = select(Person.id).where(Person.active)
+            admins = set(session.scalars(query.join(PersonRole).filter_by(role="admin")))
+            if args.person:
+                found = session.scalars(query.filter_by(email=args.person.lower())).all()
+            elif args.team:
+                found = session.scalars(
+                    query.join(Membership).join(Team).where(Team.slug == args.team)
+                ).all()
+            elif args.role:
+                found = session.scalars(query.join(PersonRole).filter_by(role=args.role)).all()
+            else:
+                found = []
+            return sorted(set(found) | admins)
 
     @activity.defn(name="engine.item_snapshot")
     def item_snapshot(self, work_item_id: int) -> dict[str, Any]:
@@ -217,6 +236,7 @@ class TaskActivities:
         return [
             self.load_definition,
             self.create_work_item,
+            self.task_candidates,
             self.item_snapshot,
             self.open_task,
             self.close_task,

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from engine.model import Event, Task
+from engine.model import Event, Membership, Person, Task, Team
 from engine.runtime.client import Runtime, TaskRefused
 from engine.runtime.messages import TaskCompletion
 
@@ -91,3 +91,33 @@ async def test_cancelling_a_run_cancels_its_open_tasks(harness) -> None:
     assert types == ["task_opened", "task_cancelled"]
     with pytest.raises(TaskRefused, match=r"finished|not open"):
         await runtime.complete_task(run, TaskCompletion(task.id, "fixed", {"note": "late"}))
+
+
+async def test_only_the_people_a_task_is_for_may_complete_it(harness) -> None:
+    runtime = Runtime(harness.client, harness.queue)
+    name, digest = harness.deploy(FLOW)
+    item = harness.work_item()
+    with harness.sessions() as session, session.begin():
+        team = session.scalars(select(Team).filter_by(slug="desktop-support")).one()
+        member = Person(email=f"{uuid.uuid4()}@example.org", name="Mei")
+        outsider = Person(email=f"{uuid.uuid4()}@example.org", name="Omar")
+        admin = Person(email=f"{uuid.uuid4()}@example.org", name="Ada")
+        admin.grant("admin")
+        session.add_all([member, outsider, admin])
+        session.flush()
+        session.add(Membership(team_id=team.id, person_id=member.id))
+        ids = (member.id, outsider.id, admin.id)
+    run = await runtime.start(name, key=str(uuid.uuid4()), work_item_id=item, content_hash=digest)
+    [task] = (await open_state(runtime, run)).open_tasks
+    assert ids[0] in task.allowed
+    assert ids[2] in task.allowed
+    assert ids[1] not in task.allowed
+    completion = TaskCompletion(task.task_id, "fixed", {"note": "x"}, actor_id=ids[1])
+    with pytest.raises(TaskRefused, match=r"may not complete task .*: it is for team desktop-s"):
+        await runtime.complete_task(run, completion)
+    done = await runtime.complete_task(
+        run, TaskCompletion(task.task_id, "fixed", {"note": "x"}, actor_id=ids[0])
+    )
+    assert done.outcome == "fixed"
+    await runtime.signal(run, "confirmed")
+    assert (await harness.client.get_workflow_handle(run).result())["outcome"] == "closed"

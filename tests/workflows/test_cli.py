@@ -49,10 +49,11 @@ def test_validate_reports_every_problem_of_every_file(tierflow: Tierflow, tmp_pa
     assert run.rc == 1
     assert run.out.splitlines() == [
         f"{tmp_path / 'a.yaml'}:3:1: unknown key 'owner'",
+        f"{tmp_path / 'a.yaml'}:7:11: unknown step 'nowhere' in 'next' of step 'first'",
         f"{tmp_path / 'b.yaml'}:5:11: 'wait' of step 'x' must be a mapping (key: value), "
         "not the number 4",
     ]
-    assert run.err.endswith("tierflow: error: 2 problems in 2 files (2 files checked)\n")
+    assert run.err.endswith("tierflow: error: 3 problems in 2 files (2 files checked)\n")
 
 
 def test_validate_a_folder_of_many_files(tierflow: Tierflow, tmp_path: Path) -> None:

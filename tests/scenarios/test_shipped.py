@@ -1,0 +1,55 @@
+"""Every shipped workflow comes with scenarios beside it, and they all pass."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from engine.scenarios import is_scenario_file
+from tests.scenarios.conftest import ROOT, Tierflow
+
+EXAMPLES = ROOT / "workflows" / "examples"
+SHIPPED = sorted(path for path in EXAMPLES.rglob("*.yaml") if is_scenario_file(path))
+WORKFLOWS = sorted(
+    path
+    for path in EXAMPLES.rglob("*.yaml")
+    if not is_scenario_file(path) and "steps" in YAML(typ="safe", pure=True).load(path.read_text())
+)
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _id(path: Path) -> str:
+    return str(path.relative_to(ROOT))
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=_id)
+def test_every_shipped_workflow_has_scenarios(workflow: Path) -> None:
+    scenarios = workflow.with_name(workflow.stem + ".scenarios.yaml")
+    assert scenarios in SHIPPED, f"write {_id(scenarios)}"
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=_id)
+def test_shipped_scenarios_pass(tierflow: Tierflow, path: Path) -> None:
+    run = tierflow("workflows", "test", str(path))
+    assert run.rc == 0, run.out + run.err
+    names = [s["name"] for s in YAML(typ="safe", pure=True).load(path.read_text())["scenarios"]]
+    passed = [line.split(" (")[0].removeprefix("PASS ") for line in run.out.splitlines()]
+    assert [name for name in passed if name in names] == names
+    assert f"{len(names)} scenarios in 1 file: {len(names)} passed" in run.out
+
+
+def test_by_default_every_scenario_file_of_the_site_runs(tierflow: Tierflow) -> None:
+    run = tierflow("workflows", "test", "-k", "rejects")
+    assert run.rc == 0, run.out + run.err
+    assert run.out.splitlines()[:4] == [
+        "workflows/examples/change.scenarios.yaml: change, 1 scenario",
+        run.out.splitlines()[1],
+        "workflows/examples/project.scenarios.yaml: project, 1 scenario",
+        run.out.splitlines()[3],
+    ]
+    assert run.out.splitlines()[1].startswith("PASS the manager rejects it (")
+    assert run.out.splitlines()[3].startswith("PASS the manager rejects the proposal (")
+    assert "2 scenarios in 4 files: 2 passed" in run.out
