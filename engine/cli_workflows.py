@@ -332,3 +332,8 @@ def _not_found(name: str, checked: service.Checked) -> Any:
             f"; {plural(files, 'file')} did not load: run 'tierflow workflows validate' to see why"
         )
     raise service.WorkflowNotFound(f"no valid workflow named '{name}' (found: {names}){broken}")
+
+
+from engine.cli_scenarios import test as _scenario_test  # noqa: E402 (kept apart: see its module)
+
+workflows.add_command(_scenario_test)

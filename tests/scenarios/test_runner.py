@@ -224,25 +224,30 @@ def test_a_bad_scenario_file_gets_positioned_problems_and_does_not_run(
     run = tierflow("workflows", "test", str(path), *no_site(tmp_path))
     problems = [line.removeprefix(file) for line in run.out.splitlines() if line.startswith(file)]
     assert problems == [
+        ":3:12: summary: this field is required (the start form 'probe_intake')",
         ":3:13: size: must be at least 1 (the start form 'probe_intake')",
-        ":3:13: summary: this field is required (the start form 'probe_intake')",
         ":4:13: a stub for 'crm.lookpu': no step of 'scenario_probe' or of a workflow it calls "
         "runs this action (did you mean 'crm.lookup'?); the actions it runs: crm.lookup",
         ":6:20: 'reveiw' is not a task step of 'scenario_probe' (did you mean 'review'?); "
         "its task steps: review",
-        ":7:38: outcome 'maybe' is not one of the outcomes of form 'review_form' "
+        ":7:37: outcome 'maybe' is not one of the outcomes of form 'review_form' "
         "(task 'review'): ok, redo",
-        ":7:54: nte: is not a field of this form (form 'review_form')",
+        ":7:51: nte: is not a field of this form (form 'review_form')",
         ":8:18: no step of 'scenario_probe' waits for the signal 'customer_replyed' "
         "(did you mean 'customer_replied'?); signals it waits for: customer_replied",
-        ":12:20: 'scenario_probe' never ends with the outcome 'aproved' (did you mean "
+        ":12:16: 'scenario_probe' never ends with the outcome 'aproved' (did you mean "
         "'approved'?); its outcomes: approved, completed, late",
-        ":13:25: 'revew' is not a step of 'scenario_probe' (did you mean 'review'?)",
-        ":14:13: scenario 'typos' is also scenario 1: give each scenario its own name",
+        ":13:22: 'revew' is not a step of 'scenario_probe' (did you mean 'review'?)",
+        ":14:5: summary: this field is required (the start form 'probe_intake')",
     ]
     assert "PASS" not in run.out
     assert "FAIL" not in run.out
     assert run.err.startswith("tierflow: error: 10 problems in 1 file: ")
+    twice = probe.scenarios("scenarios: [{name: same}, {name: other}, {name: same}]\n")
+    run = tierflow("workflows", "test", str(twice), *no_site(tmp_path))
+    assert f"{twice}:1:49: scenario 'same' is also scenario 1: give each scenario its own name" in (
+        run.out
+    )
 
 
 def test_a_workflow_with_problems_is_not_run(

@@ -18,7 +18,11 @@ from engine.migrate import upgrade
 from engine.plugins import create_plugin_manager, load_models, migration_branches
 from tests.workflows.conftest import ROOT
 
-SHIPPED = sorted((ROOT / "workflows").rglob("*.yaml"))
+SHIPPED = sorted(
+    path
+    for path in (ROOT / "workflows").rglob("*.yaml")
+    if not path.name.endswith(".scenarios.yaml")  # scenario files: tests/scenarios
+)
 SCHEMA_FILE = ROOT / "workflows" / "schema.json"
 
 
