@@ -118,6 +118,7 @@ class Interpreter:
         self.signals: dict[str, dict[str, Any]] = {}
         self.item_stale = True
         self.lazy_item = True
+        self.opening = 0
 
     # -- the run ------------------------------------------------------------
 
@@ -231,15 +232,21 @@ class Interpreter:
             title=title, form=spec.form, due_at=due.isoformat() if due else None,
             **{k: _text(v) for k, v in who.items()},
         )  # fmt: skip
-        task_id = await workflow.execute_activity(
-            "engine.open_task", request, result_type=int, start_to_close_timeout=SHORT,
-            retry_policy=DB_RETRY,
-        )  # fmt: skip
-        self.open_tasks[task_id] = OpenTask(
-            task_id=task_id, step_id=step.id, visit=visit, form=spec.form, title=title,
-            team=request.team, role=request.role, person=request.person, due_at=request.due_at,
-            allowed=await self._candidates(request.team, request.role, request.person),
-        )  # fmt: skip
+        # Known before the row exists: a completion can arrive as soon as it does.
+        allowed = await self._candidates(request.team, request.role, request.person)
+        self.opening += 1
+        try:
+            task_id = await workflow.execute_activity(
+                "engine.open_task", request, result_type=int, start_to_close_timeout=SHORT,
+                retry_policy=DB_RETRY,
+            )  # fmt: skip
+            self.open_tasks[task_id] = OpenTask(
+                task_id=task_id, step_id=step.id, visit=visit, form=spec.form, title=title,
+                team=request.team, role=request.role, person=request.person,
+                due_at=request.due_at, allowed=allowed,
+            )  # fmt: skip
+        finally:
+            self.opening -= 1
         return await self._await_task(step, spec, task_id, due, [0] * len(spec.overdue))
 
     async def _await_task(
@@ -461,6 +468,14 @@ class Interpreter:
     @workflow.update(name=COMPLETE_TASK)
     async def complete_task(self, completion: TaskCompletion) -> TaskDone:
         """Complete an open task; returns once the completion is recorded in the database."""
+        if completion.task_id not in self.open_tasks:  # its row was written, the run not told yet
+            await workflow.wait_condition(
+                lambda: completion.task_id in self.open_tasks or not self.opening
+            )
+        try:
+            self._validate_completion(completion)
+        except ValueError as exc:
+            raise ApplicationError(str(exc), type="TaskRefused", non_retryable=True) from None
         task = self.open_tasks[completion.task_id]
         self.completing.add(completion.task_id)
         clean = self._checked(task, completion)
@@ -480,6 +495,8 @@ class Interpreter:
     @complete_task.validator
     def _validate_completion(self, completion: TaskCompletion) -> None:
         task = self.open_tasks.get(completion.task_id)
+        if task is None and self.opening and completion.task_id not in self.completions:
+            return  # a task is being opened: the handler waits for it, then checks again
         if task is None or completion.task_id in self.completions:
             raise ValueError(f"task {completion.task_id} is not open in this run")
         if completion.task_id in self.completing:
