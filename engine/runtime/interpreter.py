@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from pydantic_core import to_jsonable_python
 
     from engine.contrib import ActionInput
-    from engine.dsl.durations import parse_duration
+    from engine.dsl.durations import format_duration, parse_duration
     from engine.dsl.expressions import ExpressionError, evaluate, render_value
     from engine.dsl.forms import validate_submission
     from engine.dsl.parse import parse_definition
@@ -88,6 +88,17 @@ def _reads_item(step: Step) -> bool:
     """
     own = step.model_copy(update={"parallel": None}) if step.parallel else step
     return _step_reads_item(own.model_dump_json(by_alias=True))
+
+
+def _plain(value: Any) -> Any:
+    """Durations as admins write them (``4h``), not ISO 8601, in task data and templates."""
+    if isinstance(value, timedelta):
+        return format_duration(value)
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
 
 
 def _text(value: Any) -> str | None:
@@ -524,7 +535,7 @@ class Interpreter:
         clean, errors = validate_submission(form, completion.data)
         if errors:
             raise ValueError("; ".join(f"{e['field']}: {e['message']}" for e in errors))
-        return to_jsonable_python(clean)
+        return to_jsonable_python(_plain(clean))
 
     async def _close(self, close: CloseTaskInput) -> None:
         await workflow.execute_activity(

@@ -28,10 +28,6 @@ def _run(tierflow: Tierflow, tmp_path: Path, workflow: str, scenarios: str) -> s
     return run.out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a duration field reaches templates as ISO 8601: 'Takes PT4H', not 'Takes 4h'",
-)
 def test_a_duration_from_a_form_reads_as_written_in_messages(
     tierflow: Tierflow, tmp_path: Path
 ) -> None:
