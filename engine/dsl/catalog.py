@@ -20,12 +20,20 @@ EXPRESSION_ROOTS = {
     "requester, owner_team, current_team, assignee",
     "input": "the data the workflow started with (the intake form's fields)",
     "vars": "the workflow's variables (declared under 'variables', set by 'set' and 'result')",
-    "steps": "what earlier steps produced: steps.<id>.outcome, steps.<id>.data, steps.<id>.result",
-    "outcome": "in a task's 'next': the outcome its form was completed with",
-    "data": "in a task's 'next': the data its form was completed with",
-    "result": "in an action's or call's 'next': what it returned",
-    "signal": "in a wait's 'next': the signal's payload (none if the wait timed out)",
-    "timed_out": "in a wait's 'next': whether the wait for a signal timed out",
+    "steps": "what earlier steps recorded, as steps.<id>.<name>: a task's outcome, data (the "
+    "form's fields) and completed_by (the id of the person who completed it); an action's or "
+    "call's result; a wait for a signal's signal and timed_out; a parallel step's outcomes and "
+    "first",
+    "outcome": "in a task's 'next' and 'set': the outcome its form was completed with",
+    "data": "in a task's 'next' and 'set': the data its form was completed with",
+    "result": "in an action's or call's 'next' and 'set': what it returned",
+    "signal": "in a wait for a signal's 'next' and 'set': the signal's payload (none if the "
+    "wait timed out)",
+    "timed_out": "in a wait for a signal's 'next' and 'set': whether the wait timed out",
+    "outcomes": "in a parallel step's 'next' and 'set': each finished branch's outcome, by "
+    "branch name (the outcome of the end step it reached, or completed)",
+    "first": "in a parallel step's 'next' and 'set': the name of the branch that finished "
+    "first (with wait_for: first)",
     "now": "the current time (UTC)",
     "workflow": "this run: name, version, id",
 }

@@ -1,12 +1,15 @@
 """What expressions and templates read: each name, attribute, field and outcome.
 
 Every expression and template of a step must parse, and every variable it
-reads must exist where it is used: ``outcome`` and ``data`` only in a task's
-``next``, ``result`` after an action or a call, ``vars.<name>`` once declared
-or set, ``steps.<id>.<attribute>`` as that step stores it, ``data.<field>``
-and ``input.<field>`` as the form has it. An outcome compared with a task's
-outcome must be one its form offers. ``shown_when`` of a form field may read
-only fields of the same form.
+reads must exist where it is used: what a step produced, by bare name, only in
+its own ``next`` and ``set`` (``outcome`` and ``data`` of a task, ``result``
+of an action or a call, ``signal`` and ``timed_out`` of a wait for a signal,
+``outcomes`` and ``first`` of a parallel step: as the interpreter gives them),
+``vars.<name>`` once declared or set, ``steps.<id>.<attribute>`` as that step
+stores it, ``data.<field>`` and ``input.<field>`` as the form has it. An
+outcome compared with a task's outcome must be one its form offers, a branch
+compared with ``first`` one of the parallel step's. ``shown_when`` of a form
+field may read only fields of the same form.
 """
 
 from __future__ import annotations
@@ -31,17 +34,26 @@ from engine.dsl.loader import Parsed, PathKey
 from engine.dsl.outline import Findings, Known, Outline, Placed
 from engine.dsl.problems import Problem
 from engine.dsl.spec import Assignee, Step
-from engine.dsl.steprefs import field_problem, first_problem, step_reference
+from engine.dsl.steprefs import (
+    attribute_problem,
+    field_problem,
+    first_problem,
+    own_names,
+    step_reference,
+    stored,
+)
 from engine.dsl.suggest import did_you_mean
 
 ONLY_IN = {
-    "outcome": "a task step's 'next'",
-    "data": "a task step's 'next'",
+    "outcome": "a task step's 'next' and 'set'",
+    "data": "a task step's 'next' and 'set'",
     "result": "an action or call step's 'next' and 'set'",
-    "signal": "a wait step's 'next'",
-    "timed_out": "a wait step's 'next'",
+    "signal": "the 'next' and 'set' of a wait for a signal",
+    "timed_out": "the 'next' and 'set' of a wait for a signal",
+    "outcomes": "a parallel step's 'next' and 'set'",
+    "first": "a parallel step's 'next' and 'set'",
 }
-"""The expression names that exist only in some places, and where."""
+"""The expression names that exist only in some places, and where (see :func:`own_names`)."""
 ATTRIBUTES = {
     root: tuple(EXPRESSION_ROOTS[root].split(": ", 1)[1].split(", "))
     for root in ("item", "workflow")
@@ -51,11 +63,14 @@ ATTRIBUTES = {
 
 @dataclass(frozen=True)
 class Scope:
-    """Where an expression is: the special names it may read, and the task's form."""
+    """Where an expression is: in the ``next`` or ``set`` of ``step``, or elsewhere (``None``)."""
 
-    roots: frozenset[str] = frozenset()
-    form: Form | None = None
-    form_name: str = ""
+    step: Step | None = None
+
+    @property
+    def roots(self) -> tuple[str, ...]:
+        """The names of what the step produced that the expression may read."""
+        return own_names(self.step) if self.step is not None else ()
 
 
 def check_expressions(outline: Outline, known: Known, findings: Findings) -> None:
@@ -82,27 +97,15 @@ class Expressions:
         general = Scope()
         for text, below in templates_of(step):
             yield text, (*path, *below), f"'{_dotted(below)}' of {placed.name}", general, False
-        after = self.after_scope(step)
-        for key, scope in (("decide", general), ("next", after)):
+        own = Scope(step)
+        for key, scope in (("decide", general), ("next", own)):
             branches = getattr(step, key)
             for index, branch in enumerate(branches if isinstance(branches, list) else []):
                 if branch.when is not None:
                     below = (key, index, "when")
                     yield branch.when, (*path, *below), f"'when' of {placed.name}", scope, True
-        set_scope = after if step.kind in ("action", "call") else general
         for name, text in step.set.items():
-            yield text, (*path, "set", name), f"'set' of {placed.name}", set_scope, False
-
-    def after_scope(self, step: Step) -> Scope:
-        """The names a step's ``next`` may read."""
-        if step.task is not None:
-            form = self.forms.get(step.task.form)
-            return Scope(frozenset({"outcome", "data"}), form, step.task.form)
-        if step.kind in ("action", "call"):
-            return Scope(frozenset({"result"}))
-        if step.kind == "wait":
-            return Scope(frozenset({"signal", "timed_out"}))
-        return Scope()
+            yield text, (*path, "set", name), f"'set' of {placed.name}", own, False
 
     def expression(
         self, text: str, path: PathKey, where: str, scope: Scope, condition: bool
@@ -128,32 +131,47 @@ class Expressions:
         self, subject: nodes.Node, value: str, scope: Scope, where: str
     ) -> str | None:
         """What is wrong with comparing ``subject`` with ``value``: an outcome, a branch."""
-        found = self.outcome_form(subject, scope)
-        if found is not None:
-            form_name, form = found
-            outcomes = [outcome.value for outcome in form.outcomes]
-            if not outcomes or value in outcomes:
-                return None
-            return (
-                f"'{value}' in {where} is not an outcome of form '{form_name}'"
-                f"{did_you_mean(value, outcomes)}: its outcomes are {', '.join(outcomes)}"
-            )
         paths = [reference.path for reference in references(subject)]
-        return first_problem(paths[0], value, self.outline, where) if len(paths) == 1 else None
+        produced = self.produced(paths[0], scope) if len(paths) == 1 else None
+        if produced is None:
+            return None
+        step, attribute = produced
+        if attribute == "first":
+            return first_problem(step, value, where)
+        form = self.forms.get(step.task.form) if step.task is not None else None
+        if attribute != "outcome" or step.task is None or form is None:
+            return None
+        outcomes = [outcome.value for outcome in form.outcomes]
+        if not outcomes or value in outcomes:
+            return None
+        return (
+            f"'{value}' in {where} is not an outcome of form '{step.task.form}'"
+            f"{did_you_mean(value, outcomes)}: its outcomes are {', '.join(outcomes)}"
+        )
+
+    def produced(self, ref: tuple[str, ...], scope: Scope) -> tuple[Step, str] | None:
+        """The step and attribute ``ref`` reads exactly (``outcome``, ``steps.<id>.first``)."""
+        if len(ref) == 1 and scope.step is not None and ref[0] in scope.roots:
+            return scope.step, ref[0]
+        target = self.outline.by_id.get(ref[1]) if len(ref) == 3 and ref[0] == "steps" else None
+        return (target.step, ref[2]) if target is not None else None
 
     def reference(self, ref: tuple[str, ...], scope: Scope, where: str) -> str | None:
         root = ref[0]
+        if root not in EXPRESSION_ROOTS and scope.step is not None and root in stored(scope.step):
+            return f"unknown variable '{root}' in {where}: read steps.{scope.step.id}.{root}"
         if root not in EXPRESSION_ROOTS:
             return f"unknown variable '{root}' in {where}{did_you_mean(root, EXPRESSION_ROOTS)}"
-        if root in ONLY_IN and root not in scope.roots:
-            return f"'{root}' cannot be used in {where}: it only exists in {ONLY_IN[root]}"
+        if scope.step is not None and root in scope.roots:
+            return attribute_problem(scope.step, ref, self.forms, where)
+        if root in ONLY_IN:
+            hint = did_you_mean(root, scope.roots)
+            return f"'{root}' cannot be used in {where}{hint}: it only exists in {ONLY_IN[root]}"
         if len(ref) < 2:
             return None
         if root in ATTRIBUTES and ref[1] not in ATTRIBUTES[root]:
             hint = did_you_mean(ref[1], ATTRIBUTES[root])
             return f"unknown attribute '{root}.{ref[1]}' in {where}{hint}"
-        if root == "data":
-            return field_problem(ref[1], scope.form, scope.form_name, where)
         start = self.outline.start
         if root == "input" and start is not None and start.form is not None:
             return field_problem(ref[1], self.forms.get(start.form), start.form, where)
@@ -166,19 +184,6 @@ class Expressions:
             )
         if root == "steps":
             return step_reference(ref, self.outline, self.forms, where)
-        return None
-
-    def outcome_form(self, node: nodes.Node, scope: Scope) -> tuple[str, Form] | None:
-        if not isinstance(node, (nodes.Name, nodes.Getattr, nodes.Getitem)):
-            return None
-        paths = [reference.path for reference in references(node)]
-        if paths == [("outcome",)] and "outcome" in scope.roots and scope.form is not None:
-            return scope.form_name, scope.form
-        if len(paths) == 1 and len(paths[0]) == 3 and paths[0][::2] == ("steps", "outcome"):
-            target = self.outline.by_id.get(paths[0][1])
-            task = target.step.task if target is not None else None
-            form = self.forms.get(task.form) if task is not None else None
-            return (task.form, form) if task is not None and form is not None else None
         return None
 
 

@@ -9,9 +9,13 @@ The interpreter keeps, once a step has run, under ``steps.<id>``:
   ``first`` (the branch that won, with ``wait_for: first``);
 - a decide, notify or end step, or a wait for a time: nothing.
 
+The step's own ``next`` and ``set`` read the same by bare name (``outcome``,
+``result``, ``outcomes``…), all but ``completed_by``: see :func:`own_names`.
+
 :func:`step_reference` checks one reference against that (a reference to a
-step that did not load is left alone: its own problems are reported), and
-:func:`first_problem` a branch name compared with ``steps.<id>.first``.
+step that did not load is left alone: its own problems are reported),
+:func:`attribute_problem` one attribute of a given step, and
+:func:`first_problem` a branch name compared with ``first``.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ STEP_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "end": (),
 }
 """What each type of step stores under ``steps.<id>``."""
+STORED_ONLY = frozenset({"completed_by"})
+"""What a step stores under ``steps.<id>`` but does not give its own ``next`` and ``set``."""
 
 
 def stored(step: Step) -> tuple[str, ...]:
@@ -41,6 +47,11 @@ def stored(step: Step) -> tuple[str, ...]:
     if step.wait is not None and step.wait.signal is None:
         return ()
     return STEP_ATTRIBUTES[step.kind]
+
+
+def own_names(step: Step) -> tuple[str, ...]:
+    """The names ``step``'s own ``next`` and ``set`` read what it produced by (``outcome``…)."""
+    return tuple(name for name in stored(step) if name not in STORED_ONLY)
 
 
 def step_reference(
@@ -55,19 +66,30 @@ def step_reference(
         return f"unknown step '{name}' in {where}{did_you_mean(name, outline.group_of)}"
     if len(ref) < 3:
         return None
-    step, attribute = target.step, ref[2]
+    return attribute_problem(target.step, ref[2:], forms, where, f"steps.{name}.")
+
+
+def attribute_problem(
+    step: Step, ref: tuple[str, ...], forms: Mapping[str, Form], where: str, prefix: str = ""
+) -> str | None:
+    """What is wrong with reading ``ref`` (an attribute, and what is below it) of ``step``.
+
+    ``prefix`` is what the expression writes before the attribute:
+    ``steps.<id>.``, or nothing in the step's own ``next`` and ``set``.
+    """
+    name, attribute = step.id, ref[0]
     if attribute not in stored(step):
         return _not_stored(name, attribute, step, where)
-    if attribute == "data" and step.task is not None and len(ref) > 3:
+    if attribute == "data" and step.task is not None and len(ref) > 1:
         form = forms.get(step.task.form)
-        return field_problem(ref[3], form, step.task.form, where)
-    if attribute == "outcomes" and len(ref) > 3:
-        return branch_problem(name, step, ref[3], where)
+        return field_problem(ref[1], form, step.task.form, where)
+    if attribute == "outcomes" and len(ref) > 1:
+        return branch_problem(name, step, ref[1], where)
     if attribute == "first" and step.parallel is not None and step.parallel.wait_for != "first":
         return (
-            f"'steps.{name}.first' in {where}: step '{name}' waits for all its branches, so "
+            f"'{prefix}first' in {where}: step '{name}' waits for all its branches, so "
             f"no branch wins and 'first' is none: use wait_for: first, or read "
-            f"steps.{name}.outcomes"
+            f"{prefix}outcomes"
         )
     return None
 
@@ -105,19 +127,16 @@ def branch_problem(name: str, step: Step, branch: str, where: str) -> str | None
     )
 
 
-def first_problem(ref: tuple[str, ...], value: str, outline: Outline, where: str) -> str | None:
-    """What is wrong with comparing ``steps.<id>.first`` (``ref``) with the text ``value``."""
-    if len(ref) != 3 or ref[0] != "steps" or ref[2] != "first":
-        return None
-    target = outline.by_id.get(ref[1])
-    parallel = target.step.parallel if target is not None else None
+def first_problem(step: Step, value: str, where: str) -> str | None:
+    """What is wrong with comparing the ``first`` branch of ``step`` with the text ``value``."""
+    parallel = step.parallel
     if parallel is None or parallel.wait_for != "first":
         return None  # not a parallel step, or wait_for: all: reported as such
     branches = list(parallel.branches)
     if value in branches:
         return None
     return (
-        f"'{value}' in {where} is not a branch of step '{ref[1]}'"
+        f"'{value}' in {where} is not a branch of step '{step.id}'"
         f"{did_you_mean(value, branches)}: its branches are {_and(branches)}"
     )
 

@@ -125,4 +125,4 @@ def test_progress_is_told_of_each_file_as_it_is_checked() -> None:
     loaded, problems = validate_files([VALID], CATALOG, progress=seen.append)
     assert problems == []
     assert seen == sorted(VALID.glob("*.yaml"))
-    assert len(loaded) == 3
+    assert len(loaded) == 4

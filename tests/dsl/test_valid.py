@@ -28,6 +28,7 @@ def test_the_valid_files_give_no_problem() -> None:
     assert sorted(item.workflow.name for item in loaded) == [
         "incident",
         "project",
+        "release",
         "server-patching",
     ]
 
