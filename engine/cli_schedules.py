@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from temporalio.client import Client
 
     from engine.cli import Context
+    from engine.runtime.schedules import ReconcileReport
 
 # engine.runtime.schedules (temporalio, engine.workflows) is imported by the commands
 # that use it, as engine.cli does with engine.server: it would slow every tierflow command.
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 NO_SERVER = "start 'tierflow serve' or set TIERFLOW_TEMPORAL_ADDRESS"
+NO_SCHEDULES = "No deployed workflow has a 'schedule:': there are no schedules."
 NEXT_RUNS_SHOWN = 3
 
 
@@ -48,6 +50,10 @@ def _data_dir(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
+class NoTemporalServer(TemporalError):
+    """No Temporal server is configured or running, or none answers at its address."""
+
+
 def temporal_address(settings: Settings) -> str:
     """Where Temporal is: the configured address, or that of a running ``tierflow serve``."""
     if settings.temporal_address:
@@ -56,29 +62,63 @@ def temporal_address(settings: Settings) -> str:
     try:
         return path.read_text().strip()
     except FileNotFoundError:
-        raise TemporalError(
+        raise NoTemporalServer(
             f"no Temporal server: TIERFLOW_TEMPORAL_ADDRESS is unset and no 'tierflow serve' "
             f"is running on {settings.data_dir} (there is no {path}); {NO_SERVER}"
         ) from None
     except OSError as exc:
-        raise TemporalError(f"cannot read {path}: {exc.strerror}; {NO_SERVER}") from exc
+        raise NoTemporalServer(f"cannot read {path}: {exc.strerror}; {NO_SERVER}") from exc
+
+
+async def connect_temporal(settings: Settings) -> Client:
+    """A client on the server :func:`temporal_address` finds; :class:`NoTemporalServer` if none."""
+    from engine.runtime.client import connect
+
+    address = temporal_address(settings)
+    try:
+        return await connect(address, settings.temporal_namespace, timeout=5)
+    except TemporalError as exc:
+        raise NoTemporalServer(f"no Temporal server answers at {address}; {NO_SERVER}") from exc
 
 
 def _run(ctx: Context, work: Callable[[Client, Settings], Awaitable[T]]) -> T:
     """Connect to Temporal and run ``work``; the caller's process leaves via ``os._exit``."""
-    from engine.runtime.client import connect
-
     settings = ctx.settings()
-    address = temporal_address(settings)
 
     async def main() -> T:
-        try:
-            client = await connect(address, settings.temporal_namespace, timeout=5)
-        except TemporalError as exc:
-            raise TemporalError(f"no Temporal server answers at {address}; {NO_SERVER}") from exc
-        return await work(client, settings)
+        return await work(await connect_temporal(settings), settings)
 
     return asyncio.run(main())
+
+
+def sync_deployed(ctx: Context) -> ReconcileReport:
+    """Make the schedules match the deployed workflows now (raises :class:`NoTemporalServer`)."""
+    from engine import workflows
+    from engine.db import make_session_factory
+    from engine.runtime import schedules as service
+
+    db = workflows.open_database(ctx.settings(), ctx.pm, migrate=False)
+    desired: dict[str, service.DesiredSchedule] = {}
+    if db is not None:
+        try:
+            with make_session_factory(db)() as session:
+                desired = service.desired_schedules(session)
+        finally:
+            db.dispose()
+    return _run(
+        ctx, lambda client, settings: service.reconcile(client, settings.task_queue, desired)
+    )
+
+
+def show_report(report: ReconcileReport, *, indent: str = "") -> None:
+    """Print what a reconcile did, a schedule a line; raise if any schedule failed."""
+    for label in ("created", "updated", "deleted", "unchanged"):
+        for name in getattr(report, label):
+            click.echo(f"{indent}{label:<10} {name}")
+    for name, why in report.failed.items():
+        click.echo(f"{indent}{'failed':<10} {name}: {why}")
+    if report.failed:
+        raise TierflowError(f"{len(report.failed)} schedule(s) could not be synced (see above)")
 
 
 def _who() -> str:
@@ -167,28 +207,7 @@ def trigger(ctx: Context, name: str) -> None:
 @click.pass_obj
 def sync(ctx: Context) -> None:
     """Make the schedules match the deployed workflows now (a worker does it every 30 s)."""
-    from engine import workflows
-    from engine.db import make_session_factory
-    from engine.runtime import schedules as service
-
-    settings = ctx.settings()
-    db = workflows.open_database(settings, ctx.pm, migrate=False)
-    desired: dict[str, service.DesiredSchedule] = {}
-    if db is not None:
-        try:
-            with make_session_factory(db)() as session:
-                desired = service.desired_schedules(session)
-        finally:
-            db.dispose()
-    report = _run(
-        ctx, lambda client, settings: service.reconcile(client, settings.task_queue, desired)
-    )
-    for label in ("created", "updated", "deleted", "unchanged"):
-        for name in getattr(report, label):
-            click.echo(f"{label:<10} {name}")
-    for name, why in report.failed.items():
-        click.echo(f"{'failed':<10} {name}: {why}")
-    if report.failed:
-        raise TierflowError(f"{len(report.failed)} schedule(s) could not be synced (see above)")
+    report = sync_deployed(ctx)
+    show_report(report)
     if not (report.changed or report.unchanged):
-        click.echo("No deployed workflow has a 'schedule:': there are no schedules.")
+        click.echo(NO_SCHEDULES)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
+from engine.cli_schedules import NO_SCHEDULES, NoTemporalServer, show_report, sync_deployed
 from engine.db import make_session_factory
 from engine.dsl.compare import compare
 from engine.dsl.describe import describe, plural
@@ -108,13 +109,21 @@ def validate(ctx: Context, paths: tuple[Path, ...], workflows_dir: Path) -> None
     show_default="your login name",
     help="Who deploys (recorded with each new version).",
 )
+@click.option(
+    "--schedules/--no-schedules",
+    default=True,
+    show_default=True,
+    help="Then make the Temporal Schedules match, if a Temporal server answers.",
+)
 @_options
 @click.pass_obj
-def deploy(ctx: Context, by: str, workflows_dir: Path) -> None:
+def deploy(ctx: Context, by: str, schedules: bool, workflows_dir: Path) -> None:
     """Validate every workflow, then store each changed one as a new active version.
 
     Nothing is deployed if any file has a problem. Running it again with
-    nothing changed writes nothing.
+    nothing changed writes nothing. Then the Temporal Schedules are made to
+    match the workflows' 'schedule:' (as 'tierflow schedules sync' does); with
+    no Temporal server to reach, 'tierflow serve' does it when it next starts.
     """
     from engine import workflows as service
 
@@ -149,9 +158,33 @@ def deploy(ctx: Context, by: str, workflows_dir: Path) -> None:
         )
     counts = {status: sum(r.status == status for r in results) for status in _STATUSES}
     click.echo(", ".join(f"{n} {status}" for status, n in counts.items() if n) + ".")
+    if schedules:
+        _sync_schedules(ctx)
 
 
 _STATUSES = ("created", "reactivated", "unchanged")
+
+
+def _sync_schedules(ctx: Context) -> None:
+    """After a deploy: make the schedules match, or say when that will happen."""
+    try:
+        report = sync_deployed(ctx)
+    except NoTemporalServer as exc:
+        click.echo(
+            f"note: the workflows are deployed, but their schedules were not synced: {exc}. "
+            "'tierflow serve' (its worker) syncs them when it next starts; or run "
+            "'tierflow schedules sync' once a Temporal server answers.",
+            err=True,
+        )
+        return
+    if not (report.changed or report.unchanged or report.failed):
+        click.echo(NO_SCHEDULES)
+        return
+    click.echo("Schedules:")
+    try:
+        show_report(report, indent="  ")
+    except TierflowError as exc:
+        raise TierflowError(f"the workflows are deployed, but {exc}") from exc
 
 
 @workflows.command("list")
