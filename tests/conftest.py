@@ -12,6 +12,11 @@ test (a ``DELETE`` per table, a few milliseconds), so tests may commit freely
 and other connections (threads, activities) see their data. ``database_url``
 is a brand-new empty database per test, for tests that migrate or change the
 schema themselves.
+
+Also shared: one embedded Temporal dev server for the session
+(``temporal_server``, ``temporal_client``), on whose event loop every async
+test in the folders of ``SESSION_LOOP_FOLDERS`` runs; and ``tierflow``, which
+runs the command line in-process.
 """
 
 from __future__ import annotations
@@ -19,23 +24,30 @@ from __future__ import annotations
 import itertools
 import os
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
+from pytest_asyncio import is_async_test
 from sqlalchemy import Engine, MetaData, create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from temporalio.client import Client
 
+from engine.cli import _main
 from engine.contrib import MigrationBranch
 from engine.db import create_db_engine, make_session_factory, normalise_url, redact
 from engine.migrate import upgrade
 from engine.model import Person, Team, WorkItem
 from engine.plugins import create_plugin_manager, load_models, migration_branches
+from engine.runtime.client import connect
+from engine.runtime.devserver import EmbeddedTemporal
 
-ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 POSTGRES_URL_VARIABLE = "TIERFLOW_TEST_POSTGRES_URL"
 
 
@@ -254,3 +266,75 @@ def make_work_item(session: Session) -> Callable[..., WorkItem]:
         return WorkItem(**defaults | overrides)
 
     return _factory(session, build)
+
+
+# --------------------------------------------------------------- temporal ---
+
+
+SESSION_LOOP_FOLDERS = (HERE / "runtime", HERE / "schedules")
+"""Folders whose async tests all run on the session's event loop, the shared server's.
+
+(The interpreter tests say so in their own ``pytestmark``.)
+"""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    session_loop = pytest.mark.asyncio(loop_scope="session")
+    for item in items:
+        if is_async_test(item) and any(map(item.path.is_relative_to, SESSION_LOOP_FOLDERS)):
+            item.add_marker(session_loop, append=False)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def temporal_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[EmbeddedTemporal]:
+    """An embedded Temporal dev server shared by the whole run; stopped at the end."""
+    async with EmbeddedTemporal(tmp_path_factory.mktemp("temporal")) as server:
+        yield server
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def temporal_client(temporal_server: EmbeddedTemporal) -> Client:
+    """A client of ``temporal_server``, made on the session's event loop."""
+    assert temporal_server.address is not None
+    return await connect(temporal_server.address)
+
+
+# ------------------------------------------------------- the command line ---
+
+
+@dataclass(frozen=True)
+class Run:
+    """What one command did: its exit code and what it printed."""
+
+    rc: int
+    out: str
+    err: str
+
+
+Tierflow = Callable[..., Run]
+
+
+@pytest.fixture
+def tierflow(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> Tierflow:
+    """``tierflow(*args, database_url=None)`` runs the CLI from the repository root.
+
+    The data directory is the test's own, so no real database is touched.
+    """
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("TIERFLOW_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("TIERFLOW_DATABASE_URL", raising=False)
+    monkeypatch.delenv("TIERFLOW_CONFIG", raising=False)
+
+    def run(*args: str, database_url: str | None = None) -> Run:
+        if database_url is not None:
+            monkeypatch.setenv("TIERFLOW_DATABASE_URL", database_url)
+        capsys.readouterr()
+        rc = _main(list(args))
+        out, err = capsys.readouterr()
+        return Run(rc, out, err)
+
+    return run

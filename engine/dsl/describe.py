@@ -14,6 +14,7 @@ from typing import Any
 from engine.dsl.durations import format_duration
 from engine.dsl.forms import Form, FormField
 from engine.dsl.spec import Assignee, OverdueRule, Step, Workflow
+from engine.dsl.walk import BranchVisit, StepVisit, walk
 
 INDENT = "    "
 
@@ -46,7 +47,7 @@ def describe(workflow: Workflow, source: str, shared: Mapping[str, Form] | None 
     for name, value in workflow.variables.items():
         lines.append(f"  variable {name} = {_value(value)}")
     lines += ["", "Steps"]
-    lines += _steps(workflow.steps, "end (outcome completed)", 1)
+    lines += _steps(workflow)
     lines += ["", "Forms"]
     lines += _forms(workflow, shared)
     return "\n".join(lines)
@@ -65,25 +66,37 @@ def _schedule(workflow: Workflow) -> str:
     return " · ".join(parts)
 
 
-def _steps(steps: list[Step], after: str, depth: int) -> list[str]:
+def _steps(workflow: Workflow) -> list[str]:
     lines = []
-    for index, step in enumerate(steps):
-        following = steps[index + 1].id if index + 1 < len(steps) else after
-        title = f'  "{step.title}"' if step.title else ""
-        pad = INDENT * depth
-        kind = step.kind
-        if step.parallel is not None:
-            joined = "all branches join" if step.parallel.wait_for == "all" else "first wins"
-            kind = f"parallel ({joined})"
-        lines.append(f"{pad}{step.id}  {kind}{title}")
+    for visit in walk(workflow.steps):
+        pad = INDENT * (1 + 2 * visit.level)
         detail = pad + INDENT
-        lines += [detail + line for line in _details(step)]
-        if step.parallel is not None:
-            for name, branch in step.parallel.branches.items():
+        match visit:
+            case StepVisit(step=step, leaving=False):
+                title = f'  "{step.title}"' if step.title else ""
+                lines.append(f"{pad}{step.id}  {_kind(step)}{title}")
+                lines += [detail + line for line in _details(step)]
+            case BranchVisit(name=name, leaving=False):
                 lines.append(f"{detail}branch {name}:")
-                lines += _steps(branch, f"join of {step.id}", depth + 2)
-        lines += [detail + line for line in _next(step, following)]
+            case StepVisit(step=step, leaving=True):
+                lines += [detail + line for line in _next(step, _following(visit))]
     return lines
+
+
+def _kind(step: Step) -> str:
+    if step.parallel is None:
+        return step.kind
+    joined = "all branches join" if step.parallel.wait_for == "all" else "first wins"
+    return f"parallel ({joined})"
+
+
+def _following(visit: StepVisit) -> str:
+    """Where ``visit``'s step goes when it names no next step."""
+    if visit.following is not None:
+        return visit.following.id
+    if visit.parallel is not None:
+        return f"join of {visit.parallel.id}"
+    return "end (outcome completed)"
 
 
 def _details(step: Step) -> list[str]:

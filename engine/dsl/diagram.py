@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from engine.dsl.durations import format_duration
 from engine.dsl.spec import Branch, Message, OverdueRule, Step, Workflow
+from engine.dsl.walk import BranchVisit, StepVisit, walk
 
 START = "n_start"
 DONE = "n_done"
@@ -85,7 +86,7 @@ def mermaid(workflow: Workflow) -> str:
     chart = _Chart()
     chart.nodes.append(f'    {START}(["{_label(*_start_lines(workflow))}"])')
     chart.edge(START, node_id(workflow.steps[0].id))
-    _steps(chart, workflow.steps, DONE, depth=1)
+    _steps(chart, workflow.steps)
     if chart.falls_off:
         chart.nodes.append(f'    {DONE}(["{_label("end: completed")}"])')
     return "\n".join(["flowchart TD", *chart.nodes, *chart.edges])
@@ -100,33 +101,43 @@ def _start_lines(workflow: Workflow) -> list[str]:
     return lines
 
 
-def _steps(chart: _Chart, steps: list[Step], after: str, depth: int) -> None:
-    """Declare ``steps`` (nested subgraphs for parallel branches) and their edges.
-
-    ``after`` is where the last step of this list continues: the join of the
-    enclosing parallel step, or the implicit end of the workflow.
-    """
-    pad = "    " * depth
-    for index, step in enumerate(steps):
-        following = node_id(steps[index + 1].id) if index + 1 < len(steps) else after
-        opening, closing = _SHAPES[step.kind]
-        me = node_id(step.id)
-        chart.nodes.append(f"{pad}{me}{opening}{_label(*_lines(step))}{closing}")
-        source = me
-        if step.parallel is not None:
-            source = join_id(step.id)
-            for name, branch in step.parallel.branches.items():
+def _steps(chart: _Chart, steps: list[Step]) -> None:
+    """Declare ``steps`` (nested subgraphs for parallel branches) and their edges."""
+    for visit in walk(steps):
+        pad = "    " * (1 + visit.level)
+        match visit:
+            case StepVisit(step=step, leaving=False):
+                opening, closing = _SHAPES[step.kind]
+                label = _label(*_lines(step))
+                chart.nodes.append(f"{pad}{node_id(step.id)}{opening}{label}{closing}")
+            case BranchVisit(parallel=step, name=name, steps=branch, leaving=False):
                 chart.nodes.append(f'{pad}subgraph b_{step.id}__{name} ["{escape(name)}"]')
-                chart.edge(me, node_id(branch[0].id))
-                _steps(chart, branch, source, depth + 1)
+                chart.edge(node_id(step.id), node_id(branch[0].id))
+            case BranchVisit(leaving=True):
                 chart.nodes.append(f"{pad}end")
-            joined = "join: all" if step.parallel.wait_for == "all" else "join: first wins"
-            chart.nodes.append(f'{pad}{source}(("{_label(joined)}"))')
-        _flow(chart, step, source, following, after)
-        if step.task is not None:
-            for rule in step.task.overdue:
-                if rule.escalate:
-                    chart.edge(me, node_id(rule.escalate), _overdue_when(rule), dashed=True)
+            case StepVisit(leaving=True):
+                _leave(chart, visit, pad)
+
+
+def _leave(chart: _Chart, visit: StepVisit, pad: str) -> None:
+    """What follows a step's branches: its join (for a parallel step), its edges out.
+
+    The last step of a list continues to ``after``: the join of the enclosing
+    parallel step, or the implicit end of the workflow.
+    """
+    step = visit.step
+    me = source = node_id(step.id)
+    if step.parallel is not None:
+        source = join_id(step.id)
+        joined = "join: all" if step.parallel.wait_for == "all" else "join: first wins"
+        chart.nodes.append(f'{pad}{source}(("{_label(joined)}"))')
+    after = join_id(visit.parallel.id) if visit.parallel is not None else DONE
+    following = node_id(visit.following.id) if visit.following is not None else after
+    _flow(chart, step, source, following, after)
+    if step.task is not None:
+        for rule in step.task.overdue:
+            if rule.escalate:
+                chart.edge(me, node_id(rule.escalate), _overdue_when(rule), dashed=True)
 
 
 def _flow(chart: _Chart, step: Step, source: str, following: str, after: str) -> None:

@@ -37,6 +37,7 @@ def record(name: str, history: WorkflowHistory) -> None:
         tag = "" if RECORD == "1" else f"_{RECORD}"
         (HISTORIES / f"{name}{tag}.json").write_text(history.to_json())
 
+
 VERSION_1 = """
 name: versioned
 version: "1"

@@ -1,49 +1,13 @@
-"""Running ``tierflow workflows test`` in-process, and a small workflow to write scenarios for."""
+"""A small workflow to write scenarios for (``tierflow workflows test`` runs them through the
+shared ``tierflow`` fixture of ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-from engine.cli import _main
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@dataclass(frozen=True)
-class Run:
-    """What one command did: its exit code and what it printed."""
-
-    rc: int
-    out: str
-    err: str
-
-
-Tierflow = Callable[..., Run]
-
-
-@pytest.fixture
-def tierflow(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> Tierflow:
-    """``tierflow(*args)`` runs the CLI from the repository root, with a data folder of its own."""
-    monkeypatch.chdir(ROOT)
-    monkeypatch.setenv("TIERFLOW_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("TIERFLOW_DATABASE_URL", raising=False)
-    monkeypatch.delenv("TIERFLOW_CONFIG", raising=False)
-
-    def run(*args: str) -> Run:
-        capsys.readouterr()
-        rc = _main(list(args))
-        out, err = capsys.readouterr()
-        return Run(rc, out, err)
-
-    return run
-
 
 PROBE = """\
 name: scenario_probe

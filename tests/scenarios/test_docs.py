@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from engine.scenarios import Expect, Interaction, ItemSpec
-from tests.scenarios.conftest import ROOT, Tierflow, no_site
+from tests.conftest import ROOT, Tierflow
+from tests.scenarios.conftest import no_site
 
 DOC = (ROOT / "docs" / "scenarios.md").read_text(encoding="utf-8")
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.scenarios.conftest import Site, Tierflow, no_site
+from tests.conftest import Tierflow
+from tests.scenarios.conftest import Site, no_site
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -8,7 +8,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from engine.scenarios import is_scenario_file
-from tests.scenarios.conftest import ROOT, Tierflow
+from tests.conftest import ROOT, Tierflow
 
 EXAMPLES = ROOT / "workflows" / "examples"
 SHIPPED = sorted(path for path in EXAMPLES.rglob("*.yaml") if is_scenario_file(path))

@@ -1,18 +1,15 @@
-"""One embedded Temporal server for the schedule tests, and deploying definitions to a database.
+"""Schedules of a workflow name of each test's own, and deploying definitions to a database.
 
-Every async test in this directory runs on the session's event loop, the loop
-the shared server and client were made on.
+The schedules live on the run's shared Temporal server (``tests/conftest.py``).
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from pytest_asyncio import is_async_test
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 from temporalio.client import Client
@@ -22,32 +19,7 @@ from engine.dsl.catalog import Catalog
 from engine.dsl.pinning import pinned_hash
 from engine.dsl.validate import load_workflow_text
 from engine.model import WorkflowDefinition
-from engine.runtime.client import connect
-from engine.runtime.devserver import EmbeddedTemporal
 from engine.runtime.schedules import reconcile
-
-_HERE = Path(__file__).parent
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    session_loop = pytest.mark.asyncio(loop_scope="session")
-    for item in items:
-        if item.path.is_relative_to(_HERE) and is_async_test(item):
-            item.add_marker(session_loop, append=False)
-
-
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def temporal_server(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> AsyncIterator[EmbeddedTemporal]:
-    async with EmbeddedTemporal(tmp_path_factory.mktemp("temporal")) as server:
-        yield server
-
-
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def temporal_client(temporal_server: EmbeddedTemporal) -> Client:
-    assert temporal_server.address is not None
-    return await connect(temporal_server.address)
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from engine.dsl.loader import content_hash
 from engine.dsl.schema import json_schema_text
-from tests.workflows.conftest import EXAMPLES, ROOT, Tierflow
+from tests.conftest import Tierflow
+from tests.workflows.conftest import EXAMPLES, ROOT
 
 GOLDEN = Path(__file__).parent / "golden"
 

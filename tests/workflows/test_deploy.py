@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from engine.dsl.pinning import pinned_hash
 from engine.model import WorkflowDefinition
-from tests.workflows.conftest import Tierflow
+from tests.conftest import Tierflow
 
 pytestmark = pytest.mark.usefixtures("db_engine")
 
