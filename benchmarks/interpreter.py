@@ -20,6 +20,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -99,7 +100,7 @@ async def measure(
     *,
     handwritten: bool,
     digest: str,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     runtime = Runtime(client, queue)
     latencies: list[float] = []
     gate = asyncio.Semaphore(concurrency)
@@ -127,12 +128,17 @@ async def measure(
     for run_id in ids[:20]:
         history = await client.get_workflow_handle(run_id).fetch_history()
         sizes.append(sum(event.ByteSize() for event in history.events))
-    ordered = sorted(latencies)
+    return {"runs": runs, "took": took, "latencies": latencies, "bytes": statistics.mean(sizes)}
+
+
+def combine(rounds: list[dict[str, Any]]) -> dict[str, float]:
+    """Throughput over all rounds, latency percentiles over every completion."""
+    ordered = sorted(latency for one in rounds for latency in one["latencies"])
     return {
-        "throughput": runs / took,
+        "throughput": sum(one["runs"] for one in rounds) / sum(one["took"] for one in rounds),
         "p50": statistics.median(ordered) * 1000,
         "p95": ordered[int(len(ordered) * 0.95) - 1] * 1000,
-        "bytes": statistics.mean(sizes),
+        "bytes": statistics.mean(one["bytes"] for one in rounds),
     }
 
 
@@ -140,6 +146,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=5)
     options = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="tierflow-bench-"))
     db = create_db_engine(f"sqlite:///{work / 'bench.db'}")
@@ -167,13 +174,30 @@ async def main() -> None:
             for handwritten in (True, False):  # warm up both
                 await measure(client, queue, items[:10], 10, 10, handwritten=handwritten,
                               digest=digest)  # fmt: skip
-            hand = await measure(client, queue, items, options.runs, options.concurrency,
-                                 handwritten=True, digest=digest)  # fmt: skip
-            yaml = await measure(client, queue, items[options.runs :], options.runs,
-                                 options.concurrency, handwritten=False, digest=digest)  # fmt: skip
+            # Rounds alternate which variant goes first, so that the server's growing
+            # history database and the machine's noise fall on both alike.
+            results: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
+            each = options.runs // options.rounds
+            for number in range(options.rounds):
+                for handwritten in (number % 2 == 0, number % 2 == 1):
+                    start = (2 * number + handwritten) * each
+                    batch = items[start : start + each]
+                    results[handwritten].append(
+                        await measure(
+                            client,
+                            queue,
+                            batch,
+                            each,
+                            options.concurrency,
+                            handwritten=handwritten,
+                            digest=digest,
+                        )
+                    )
+            hand, yaml = combine(results[True]), combine(results[False])
     with sessions() as session:
         tasks = session.query(Task).count()
-    print(f"{options.runs} runs each, concurrency {options.concurrency}, {tasks} task rows")
+    print(f"{options.runs} runs each in {options.rounds} alternating rounds, "
+          f"concurrency {options.concurrency}, {tasks} task rows")  # fmt: skip
     print(f"{'':22}{'workflows/s':>12}{'p50 ms':>9}{'p95 ms':>9}{'history B':>11}")
     for name, row in (("hand-written", hand), ("YAML interpreter", yaml)):
         print(f"{name:22}{row['throughput']:>12.1f}{row['p50']:>9.0f}{row['p95']:>9.0f}"

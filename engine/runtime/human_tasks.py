@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         COMPLETE_TASK,
         CandidatesInput,
         CloseTaskInput,
+        OpenedTask,
         OpenTask,
         OpenTaskInput,
         ReassignTaskInput,
@@ -36,6 +37,8 @@ with workflow.unsafe.imports_passed_through():
 
 TASK_ACTORS = "task-actors"
 """Patch id: a task may be completed only by the people it is for (and admins)."""
+OPEN_WITH_ACTORS = "open-with-actors"
+"""Patch id: one activity writes a task's row and says who may complete it."""
 SIDE_PATHS = "side-paths"
 """Patch id: an escalation that keeps its task open runs beside the task, not instead of it."""
 
@@ -61,14 +64,9 @@ class HumanTasks(Evaluation):
             title=title, form=spec.form, due_at=due.isoformat() if due else None,
             **{k: text(v) for k, v in who.items()},
         )  # fmt: skip
-        # Known before the row exists: a completion can arrive as soon as it does.
-        allowed = await self._candidates(request.team, request.role, request.person)
         self.opening += 1
         try:
-            task_id = await workflow.execute_activity(
-                "engine.open_task", request, result_type=int, start_to_close_timeout=SHORT,
-                retry_policy=DB_RETRY,
-            )  # fmt: skip
+            task_id, allowed = await self._open(request)
             self.open_tasks[task_id] = OpenTask(
                 task_id=task_id, step_id=step.id, visit=visit, form=spec.form, title=title,
                 team=request.team, role=request.role, person=request.person,
@@ -77,6 +75,30 @@ class HumanTasks(Evaluation):
         finally:
             self.opening -= 1
         return await self._await_task(step, spec, task_id, due, [0] * len(spec.overdue))
+
+    async def _open(self, request: OpenTaskInput) -> tuple[int, list[int] | None]:
+        """Write the task's row; learn who may complete it in the same activity.
+
+        A completion arriving once the row exists waits (``self.opening``) for
+        the task to be registered here. Runs from before this patch asked in a
+        local activity of its own first.
+        """
+        if workflow.patched(OPEN_WITH_ACTORS):
+            opened = await workflow.execute_activity(
+                "engine.open_task_for", request, result_type=OpenedTask,
+                start_to_close_timeout=SHORT, retry_policy=DB_RETRY,
+            )  # fmt: skip
+            return opened.task_id, opened.allowed
+        self.opening -= 1  # as before: not yet opening while the candidates are asked
+        try:
+            allowed = await self._candidates(request.team, request.role, request.person)
+        finally:
+            self.opening += 1
+        task_id = await workflow.execute_activity(
+            "engine.open_task", request, result_type=int, start_to_close_timeout=SHORT,
+            retry_policy=DB_RETRY,
+        )  # fmt: skip
+        return task_id, allowed
 
     async def _await_task(
         self, step: Step, spec: TaskSpec, task_id: int, due: datetime | None, fired: list[int]

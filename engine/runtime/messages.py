@@ -167,3 +167,11 @@ class CandidatesInput:
     team: str | None = None
     role: str | None = None
     person: str | None = None
+
+
+@dataclass(frozen=True)
+class OpenedTask:
+    """A task's row, and who may complete it (``engine.open_task_for``)."""
+
+    task_id: int
+    allowed: list[int] = field(default_factory=list)

@@ -26,6 +26,7 @@ from engine.runtime.messages import (
     CreateItemInput,
     Definition,
     NotifyInput,
+    OpenedTask,
     OpenTaskInput,
     ReassignTaskInput,
     RunInput,
@@ -151,6 +152,12 @@ class TaskActivities:
             )  # fmt: skip
             return task.id
 
+    @activity.defn(name="engine.open_task_for")
+    def open_task_for(self, args: OpenTaskInput) -> OpenedTask:
+        """Create the task (once) and say who may complete it, in one activity."""
+        allowed = self.task_candidates(CandidatesInput(args.team, args.role, args.person))
+        return OpenedTask(self.open_task(args), allowed)
+
     @activity.defn(name="engine.close_task")
     def close_task(self, args: CloseTaskInput) -> None:
         """Record a task completed or cancelled; a repeat of the same close is a no-op."""
@@ -239,6 +246,7 @@ class TaskActivities:
             self.task_candidates,
             self.item_snapshot,
             self.open_task,
+            self.open_task_for,
             self.close_task,
             self.reassign_task,
             self.cancel_open_tasks,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -59,13 +60,16 @@ async def test_a_request_becomes_a_work_item_and_a_run(harness) -> None:
         session.add(Team(slug="helpdesk-l1", name="Help desk"))
     runtime = Runtime(harness.client, harness.queue)
     pm = create_plugin_manager(entry_points=False)
-    submission = Submission("laptop", GOOD, requester_id=None, channel="portal", key="k-1")
+    key = f"k-{uuid.uuid4()}"
+    submission = Submission("laptop", GOOD, requester_id=None, channel="portal", key=key)
     first = await submit_request(harness.sessions, pm, runtime, TYPES, submission)
     again = await submit_request(harness.sessions, pm, runtime, TYPES, submission)
     assert first.created
     assert not again.created
     assert (again.work_item_id, again.workflow_id) == (first.work_item_id, first.workflow_id)
-    [task] = await open_tasks(harness.client.get_workflow_handle(first.workflow_id))
+    handle = harness.client.get_workflow_handle(first.workflow_id)
+    [task] = await open_tasks(handle)
+    await handle.terminate("done with it")
     assert task.title == "My laptop is slow (large)"
     with harness.sessions() as session:
         item = session.get(WorkItem, first.work_item_id)
