@@ -20,6 +20,7 @@ import click
 
 from engine import __version__
 from engine.cli_schedules import schedules
+from engine.cli_users import users
 from engine.cli_workflows import workflows
 from engine.config import Settings, load_settings
 from engine.errors import TierflowError
@@ -206,6 +207,7 @@ def show_config(ctx: Context) -> None:
 
 cli.add_command(workflows)
 cli.add_command(schedules)
+cli.add_command(users)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -61,6 +61,17 @@ class Settings(BaseSettings):
         default=None, description="Signs sessions; generated into the data directory if unset."
     )
     log_level: str = Field(default="info", description="debug, info, warning or error")
+    session_idle_minutes: int = Field(
+        default=8 * 60, ge=1, description="A web session ends after this long without a request."
+    )
+    session_absolute_hours: int = Field(
+        default=7 * 24, ge=1, description="A web session ends this long after signing in."
+    )
+    secure_cookies: bool = Field(
+        default=False,
+        description="Mark cookies Secure on every request (behind a proxy that terminates TLS); "
+        "they always are on https requests.",
+    )
 
     @classmethod
     def settings_customise_sources(

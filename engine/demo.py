@@ -1,17 +1,29 @@
-"""Demo data: every plugin contributes its share through ``tierflow_load_demo_data``."""
+"""Demo data: every plugin contributes its share through ``tierflow_load_demo_data``.
+
+Every demo person signs in with the password :data:`DEMO_PASSWORD`; the engine
+adds an administrator, ``admin@example.org``.
+"""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.model import Base, Membership, Person, Team, WorkItem
+from engine.model.auth import hash_password
 from engine.plugins import PluginManager
 
 M = TypeVar("M", bound=Base)
+
+DEMO_PASSWORD = "tierflow-demo"
+"""The password of every demo person (documented in the README: demo data only)."""
+
+DEMO_ADMIN = "admin@example.org"
 
 
 def get_or_create(
@@ -35,6 +47,14 @@ def load_demo_data(pm: PluginManager, sessions: sessionmaker[Session]) -> dict[s
     """Run every plugin's demo loader in one transaction; return rows added per table."""
     with sessions() as session, session.begin():
         before = _counts(session)
+        ensure_person(
+            session,
+            DEMO_ADMIN,
+            name="Ada Admin",
+            is_staff=True,
+            cost_rate=Decimal("60.00"),
+            roles={"admin"},
+        )
         pm.call("tierflow_load_demo_data", session=session)
         session.flush()
         after = _counts(session)
@@ -60,14 +80,18 @@ def ensure_person(
     *,
     roles: set[str] | frozenset[str] = frozenset(),
     teams: Mapping[str, str] | None = None,
+    password: str | None = DEMO_PASSWORD,
     **fields: Any,
 ) -> Person:
     """The person with ``email``, created with ``fields``; adds missing roles and memberships.
 
     ``teams`` maps team slugs (which must exist) to the membership role
-    (``member`` or ``lead``). Existing roles and memberships are left alone.
+    (``member`` or ``lead``). Existing roles and memberships are left alone. A
+    person without a password gets ``password`` (``None``: none).
     """
     person, _ = get_or_create(session, Person, email=email.lower(), defaults=fields)
+    if person.password_hash is None and password is not None:
+        person.password_hash = _hashed(password)
     person.grant(*sorted(roles))
     for slug, role in (teams or {}).items():
         team = session.scalars(select(Team).filter_by(slug=slug)).one()
@@ -76,6 +100,12 @@ def ensure_person(
         )
     session.flush()
     return person
+
+
+@functools.cache
+def _hashed(password: str) -> str:
+    """One hash per demo password, shared by the demo people (hashing takes ~0.1 s each)."""
+    return hash_password(password)
 
 
 def ensure_work_item(session: Session, reference: str, **fields: Any) -> WorkItem:

@@ -4,6 +4,7 @@ Import model classes from here (``from engine.model import WorkItem``). Plugins
 declare their own tables on :class:`Base` in ``plugins/<name>/models.py``.
 """
 
+from engine.model.auth import ApiToken, WebSession
 from engine.model.base import (
     Base,
     CreatedAtMixin,
@@ -31,6 +32,7 @@ __all__ = [
     "PRIORITIES",
     "ROLES",
     "TASK_STATUSES",
+    "ApiToken",
     "Base",
     "Comment",
     "CreatedAtMixin",
@@ -45,6 +47,7 @@ __all__ = [
     "TimeEntry",
     "TimestampMixin",
     "UTCDateTime",
+    "WebSession",
     "WorkItem",
     "WorkflowDefinition",
     "utcnow",

@@ -5,17 +5,31 @@ from __future__ import annotations
 from pathlib import Path
 
 import jinja2
+from markupsafe import Markup
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from engine.config import Settings
+from engine.config import Settings, secret_key
 from engine.contrib import NavItem, RequestType
 from engine.db import make_session_factory
 from engine.plugins import PluginManager, unique_by
 from engine.web import errors, views
+from engine.web.access import (
+    SIGN_IN_PATH,
+    Viewer,
+    api,
+    mount,
+    page,
+    viewer_of,
+    visible_navigation,
+)
+from engine.web.auth import AuthMiddleware
+from engine.web.csrf import FIELD as CSRF_FIELD
+from engine.web.csrf import CSRFMiddleware, csrf_token
 from engine.web.temporal import TemporalLink
 
 HERE = Path(__file__).parent
@@ -30,14 +44,30 @@ def create_app(
 ) -> Starlette:
     """Build the web app for ``settings`` with the routes and pages plugins contribute."""
     routes: list[BaseRoute] = [
-        Route("/", views.home, name="home"),
-        Route("/healthz", views.healthz, name="healthz"),
-        Route("/api/request-types", views.request_types, name="api.request_types"),
-        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+        page("/", views.home, allow="public", name="home"),
+        api("/healthz", views.healthz, allow="public", name="healthz"),
+        page(SIGN_IN_PATH, views.sign_in_page, allow="public", name="sign_in"),
+        page(
+            SIGN_IN_PATH,
+            views.sign_in_submit,
+            allow="public",
+            methods=("POST",),
+            name="sign_in.submit",
+        ),
+        page(
+            "/sign-out", views.sign_out_submit, allow="public", methods=("POST",), name="sign_out"
+        ),
+        api("/api/request-types", views.request_types, allow="public", name="api.request_types"),
+        mount("/static", StaticFiles(directory=HERE / "static"), allow="public", name="static"),
     ]
     routes += [route for _, route in pm.collect("tierflow_register_routes", expect=BaseRoute)]
+    middleware = [
+        Middleware(AuthMiddleware, db=db, settings=settings, skip=("/static/",)),
+        Middleware(CSRFMiddleware, secret=secret_key(settings), settings=settings),
+    ]
     app = Starlette(
         routes=routes,
+        middleware=middleware,
         exception_handlers=errors.HANDLERS,
         lifespan=temporal.lifespan,
     )
@@ -67,7 +97,13 @@ def _templates(settings: Settings, pm: PluginManager) -> Jinja2Templates:
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.globals["path_for"] = _path_for
+    env.globals |= {
+        "path_for": _path_for,
+        "viewer": _viewer,
+        "nav_items": _nav_items,
+        "csrf_token": _csrf_token,
+        "csrf_field": _csrf_field,
+    }
     return Jinja2Templates(env=env)
 
 
@@ -75,6 +111,33 @@ def _templates(settings: Settings, pm: PluginManager) -> Jinja2Templates:
 def _path_for(context: jinja2.runtime.Context, name: str, /, **params: object) -> str:
     """The path (not an absolute URL built from the Host header) of route ``name``."""
     return str(context["request"].app.url_path_for(name, **params))
+
+
+@jinja2.pass_context
+def _viewer(context: jinja2.runtime.Context) -> Viewer:
+    """Who is looking at the page (``viewer().is_anonymous`` when nobody is signed in)."""
+    return viewer_of(context["request"])
+
+
+@jinja2.pass_context
+def _nav_items(context: jinja2.runtime.Context) -> list[NavItem]:
+    """The navigation links the viewer may see."""
+    request = context["request"]
+    return visible_navigation(viewer_of(request), request.app.state.navigation)
+
+
+@jinja2.pass_context
+def _csrf_token(context: jinja2.runtime.Context) -> str:
+    """The CSRF token every state-changing form of this page sends."""
+    return csrf_token(context["request"])
+
+
+@jinja2.pass_context
+def _csrf_field(context: jinja2.runtime.Context) -> Markup:
+    """The hidden ``csrf_token`` input to put in every ``<form method="post">``."""
+    return Markup('<input type="hidden" name="{}" value="{}">').format(
+        CSRF_FIELD, csrf_token(context["request"])
+    )
 
 
 __all__ = ["NavItem", "create_app"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -18,18 +19,32 @@ def wants_json(request: Request) -> bool:
     )
 
 
-def error_response(request: Request, status: int, message: str) -> Response:
-    """Answer ``message`` with ``status`` in the form the client asked for."""
-    if wants_json(request):
-        return JSONResponse({"error": message, "status": status}, status_code=status)
+def error_response(
+    request: Request,
+    status: int,
+    message: str,
+    *,
+    as_json: bool | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """Answer ``message`` with ``status`` in the form the client asked for.
+
+    ``as_json`` overrides the choice (``None``: JSON for ``/api/`` paths and
+    clients that accept JSON but not HTML).
+    """
+    if as_json if as_json is not None else wants_json(request):
+        return JSONResponse(
+            {"error": message, "status": status}, status_code=status, headers=headers
+        )
     templates = getattr(request.app.state, "templates", None)
     if templates is None:
-        return PlainTextResponse(message, status_code=status)
+        return PlainTextResponse(message, status_code=status, headers=headers)
     return templates.TemplateResponse(
         request,
         "engine/error.html",
-        {"status": status, "message": message, "navigation": []},
+        {"status": status, "message": message},
         status_code=status,
+        headers=headers,
     )
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import socket
 import time
+from collections.abc import Iterator
 
 import pytest
-from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
@@ -19,12 +19,7 @@ from engine.hookspecs import hookimpl
 from engine.plugins import create_plugin_manager
 from engine.web.app import create_app
 from engine.web.temporal import TemporalLink
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.web.conftest import MakeApp, closed_port, sign_in
 
 
 class Pages:
@@ -46,12 +41,8 @@ class Pages:
 
 
 @pytest.fixture
-def client(db_engine: Engine, tmp_path) -> TestClient:
-    pm = create_plugin_manager(entry_points=False, plugins=[("pages", Pages())])
-    settings = Settings(data_dir=tmp_path)
-    link = TemporalLink(address=f"127.0.0.1:{closed_port()}")
-    app = create_app(settings, pm, db=db_engine, temporal=link)
-    with TestClient(app, raise_server_exceptions=False) as test_client:
+def client(make_app: MakeApp) -> Iterator[TestClient]:
+    with TestClient(make_app(("pages", Pages())), raise_server_exceptions=False) as test_client:
         yield test_client
 
 
@@ -77,10 +68,17 @@ def test_health_names_the_database_when_it_is_down(tmp_path) -> None:
     assert reply.json()["database"].startswith("error: ")
 
 
-def test_plugin_routes_navigation_and_request_types(client: TestClient) -> None:
+def test_plugin_routes_navigation_and_request_types(
+    client: TestClient, session: Session, make_person
+) -> None:
     assert client.get("/printers").text == "printers page"
     home = client.get("/")
     assert home.status_code == 200
+    assert ">Printers<" not in home.text  # navigation is for signed-in people
+    person = make_person()
+    session.commit()
+    sign_in(client, person)
+    home = client.get("/")
     assert home.text.index(">Zeta<") < home.text.index(">Printers<")
     assert "Printer problem" in home.text
     assert client.get("/api/request-types").json() == [
