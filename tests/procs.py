@@ -5,7 +5,14 @@ Shared by the tests that start `tierflow` as a user would and by the benchmarks.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 
@@ -59,3 +66,41 @@ def rss_mib(pids: set[int] | list[int]) -> float:
         except OSError:
             continue
     return total / 1024
+
+
+def wait_for_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
+    """Poll ``url`` until it answers 200; fail with ``log`` if ``proc`` exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"exited early with {proc.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as reply:
+                if reply.status == 200:
+                    return
+        except urllib.error.HTTPError as error:
+            error.close()  # not ready yet (503 while Temporal starts)
+        except OSError:
+            pass  # not listening yet
+        time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer 200 within {timeout} s:\n{log.read_text()}")
+
+
+def stop(proc: subprocess.Popen[bytes], grace: float = 30) -> int:
+    """SIGTERM ``proc``, then SIGKILL it and whatever it started if it outlives ``grace`` s.
+
+    Returns its exit status (negative for a signal, as ``Popen`` does).
+    """
+    started = descendants(proc.pid)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    for pid in started:
+        if alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    return proc.returncode
