@@ -17,7 +17,7 @@ from engine.config import Settings, secret_key
 from engine.contrib import NavItem, RequestType
 from engine.db import make_session_factory
 from engine.plugins import PluginManager, unique_by
-from engine.web import errors, views
+from engine.web import errors, tasks, views
 from engine.web.access import (
     SIGN_IN_PATH,
     Viewer,
@@ -56,6 +56,29 @@ def create_app(
         ),
         page(
             "/sign-out", views.sign_out_submit, allow="public", methods=("POST",), name="sign_out"
+        ),
+        page("/tasks", tasks.inbox_view, allow="agent", name="tasks"),
+        page("/tasks/{task_id:int}", tasks.task_page, allow="agent", name="task"),
+        page(
+            "/tasks/{task_id:int}",
+            tasks.task_submit,
+            allow="agent",
+            methods=("POST",),
+            name="task.submit",
+        ),
+        page(
+            "/tasks/{task_id:int}/claim",
+            tasks.claim_task,
+            allow="agent",
+            methods=("POST",),
+            name="task.claim",
+        ),
+        page(
+            "/tasks/{task_id:int}/unassign",
+            tasks.unassign_task,
+            allow="agent",
+            methods=("POST",),
+            name="task.unassign",
         ),
         api("/api/request-types", views.request_types, allow="public", name="api.request_types"),
         mount("/static", StaticFiles(directory=HERE / "static"), allow="public", name="static"),
