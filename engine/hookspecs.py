@@ -175,13 +175,14 @@ def tierflow_register_routes() -> Iterable[BaseRoute] | None:
 
     Called once by ``create_app()``; paths are global, so prefix them with the
     plugin's name (``/helpdesk/...``). All results are collected, appended
-    after the engine's own routes.
+    after the engine's own routes. Declare each with ``page()``, ``api()`` or
+    ``mount()`` from ``engine.web.access``, which name who may use it.
 
     Example::
 
         @hookimpl
         def tierflow_register_routes():
-            return [Route("/projects", portfolio, name="projects.portfolio")]
+            return [page("/projects", portfolio, allow="signed_in", name="projects.portfolio")]
     """
 
 
