@@ -33,6 +33,7 @@ from engine.web.csrf import CSRFMiddleware, csrf_token
 from engine.web.temporal import TemporalLink
 
 HERE = Path(__file__).parent
+ENGINE_NAVIGATION = (NavItem("My tasks", "/tasks", roles=frozenset({"agent"}), order=10),)
 
 
 def create_app(
@@ -101,7 +102,10 @@ def create_app(
     app.state.temporal = temporal
     app.state.templates = _templates(settings, pm)
     app.state.navigation = sorted(
-        (item for _, item in pm.collect("tierflow_register_navigation", expect=NavItem)),
+        [
+            *ENGINE_NAVIGATION,
+            *(item for _, item in pm.collect("tierflow_register_navigation", expect=NavItem)),
+        ],
         key=lambda item: (item.order, item.label),
     )
     app.state.request_types = unique_by(

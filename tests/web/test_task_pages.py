@@ -105,6 +105,12 @@ def test_the_inbox_needs_an_agent(client: TestClient, make_person, session: Sess
     session.commit()
     sign_in(client, nobody)
     assert client.get("/tasks").status_code == 403
+    assert 'href="/tasks"' not in client.get("/").text  # no link to a page they may not see
+
+
+def test_agents_find_my_tasks_in_the_navigation(client: TestClient, world: World) -> None:
+    sign_in(client, world.ann)
+    assert 'href="/tasks"' in client.get("/").text
 
 
 def test_my_tasks_lists_mine_with_overdue_in_words(client: TestClient, world: World) -> None:
