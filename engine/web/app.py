@@ -17,6 +17,7 @@ from engine.config import Settings, secret_key
 from engine.contrib import NavItem, RequestType
 from engine.db import make_session_factory
 from engine.plugins import PluginManager, unique_by
+from engine.web import api as json_api
 from engine.web import errors, tasks, views
 from engine.web.access import (
     SIGN_IN_PATH,
@@ -59,6 +60,34 @@ def create_app(
             "/sign-out", views.sign_out_submit, allow="public", methods=("POST",), name="sign_out"
         ),
         page("/tasks", tasks.inbox_view, allow="agent", name="tasks"),
+        api(
+            "/api/requests",
+            json_api.submit,
+            allow="signed_in",
+            methods=("POST",),
+            name="api.requests.submit",
+        ),
+        api(
+            "/api/work-items/{item_id:int}",
+            json_api.work_item,
+            allow="signed_in",
+            name="api.work_item",
+        ),
+        api(
+            "/api/work-items/{item_id:int}/comments",
+            json_api.comment,
+            allow="signed_in",
+            methods=("POST",),
+            name="api.work_item.comment",
+        ),
+        api("/api/tasks", json_api.tasks, allow="agent", name="api.tasks"),
+        api(
+            "/api/tasks/{task_id:int}/complete",
+            json_api.complete,
+            allow="agent",
+            methods=("POST",),
+            name="api.tasks.complete",
+        ),
         page("/tasks/{task_id:int}", tasks.task_page, allow="agent", name="task"),
         page(
             "/tasks/{task_id:int}",
