@@ -18,7 +18,7 @@ from engine.contrib import NavItem, RequestType
 from engine.db import make_session_factory
 from engine.plugins import PluginManager, unique_by
 from engine.web import api as json_api
-from engine.web import errors, tasks, views
+from engine.web import errors, openapi, tasks, views
 from engine.web.access import (
     SIGN_IN_PATH,
     Viewer,
@@ -111,6 +111,7 @@ def create_app(
             name="task.unassign",
         ),
         api("/api/request-types", views.request_types, allow="public", name="api.request_types"),
+        api("/api/openapi.json", openapi.openapi_json, allow="public", name="api.openapi"),
         mount("/static", StaticFiles(directory=HERE / "static"), allow="public", name="static"),
     ]
     routes += [route for _, route in pm.collect("tierflow_register_routes", expect=BaseRoute)]
