@@ -103,33 +103,26 @@ class RunState:
     completing: set[int]
     opening: int
 
-    @property
-    def _work_item_id(self) -> int | None:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # provided by the interpreter (and StepTypes' _send); declared for readers
 
-    def _key(self, step: Step) -> str:
-        """The idempotency key of this visit of ``step``."""
-        raise NotImplementedError
+        @property
+        def _work_item_id(self) -> int | None: ...
 
-    async def _item_changed(self) -> None:
-        raise NotImplementedError
+        def _key(self, step: Step) -> str: ...  # the idempotency key of this visit of ``step``
 
-    async def _run_list(
-        self, steps: list[Step], resume: Resume | None = None, start: str | None = None
-    ) -> str:
-        raise NotImplementedError
+        async def _item_changed(self) -> None: ...
 
-    def _start_side_path(self, step: Step, start: str) -> None:
-        raise NotImplementedError
+        async def _run_list(
+            self, steps: list[Step], resume: Resume | None = None, start: str | None = None
+        ) -> str: ...
 
-    def _may_continue_as_new(self) -> bool:
-        raise NotImplementedError
+        def _start_side_path(self, step: Step, start: str) -> None: ...
 
-    async def _continue_as_new(self, resume: Resume) -> None:
-        raise NotImplementedError
+        def _may_continue_as_new(self) -> bool: ...
 
-    async def _send(self, key: str, to: list[str], subject: str, body: str) -> None:
-        raise NotImplementedError
+        async def _continue_as_new(self, resume: Resume) -> None: ...
+
+        async def _send(self, key: str, to: list[str], subject: str, body: str) -> None: ...
 
 
 class Evaluation(RunState):
