@@ -38,6 +38,7 @@ from engine.runtime.schedules import start_sync
 from engine.runtime.worker import build_worker
 from engine.web.app import create_app
 from engine.web.temporal import TemporalLink
+from engine.workflows import deploy_all
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ def prepare_database(settings: Settings, pm: PluginManager, steps: Steps) -> Eng
 
 
 def load_demo(pm: PluginManager, sessions: sessionmaker[Session], steps: Steps) -> None:
+    """Load the demo department, then deploy every workflow so that its portal works at once."""
     with steps.step("Loading demo data") as detail:
         added = load_demo_data(pm, sessions)
         detail.append(
@@ -76,6 +78,15 @@ def load_demo(pm: PluginManager, sessions: sessionmaker[Session], steps: Steps) 
             if added
             else "already present, nothing added"
         )
+    with steps.step("Deploying workflows") as detail, sessions.begin() as session:
+        done = deploy_all(session, pm, by="tierflow demo")
+        if done.problems:
+            raise TierflowError(
+                "the demo cannot deploy the workflows:\n"
+                + "\n".join(str(problem) for problem in done.problems)
+            )
+        changed = [result.name for result in done.results if result.status != "unchanged"]
+        detail.append(", ".join(changed) + " deployed" if changed else "all up to date")
 
 
 def check_parts(settings: Settings, parts: Parts) -> None:

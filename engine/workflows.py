@@ -413,3 +413,45 @@ def problems_in(problems: Sequence[Problem], files: Iterable[Path]) -> list[Prob
     """The problems found in ``files``."""
     wanted = {display_path(path) for path in files}
     return [problem for problem in problems if problem.file in wanted]
+
+
+# ----------------------------------------------------------- all at once ---
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What :func:`deploy_all` found and did: every problem, or what each workflow became."""
+
+    problems: list[Problem]
+    results: list[Deployed]
+    files: int
+
+
+def team_slugs(session: Session) -> frozenset[str] | None:
+    """The active teams' slugs to check workflows against; ``None`` (unchecked) when none exist."""
+    slugs = frozenset(session.scalars(select(Team.slug).where(Team.active)).all())
+    return slugs or None
+
+
+def check_all(session: Session, pm: PluginManager, workflows_dir: Path = WORKFLOWS_DIR) -> Checked:
+    """Validate every workflow file (the site's and every plugin's) against the database's teams."""
+    sources = find_sources(pm, workflows_dir)
+    catalog = build_catalog(pm, team_slugs(session))
+    return check(sources, list(sources.files), catalog)
+
+
+def deploy_all(
+    session: Session,
+    pm: PluginManager,
+    *,
+    by: str,
+    workflows_dir: Path = WORKFLOWS_DIR,
+) -> Deployment:
+    """Check every workflow file, then deploy them all, or nothing if any has a problem.
+
+    The caller commits. Running it again with nothing changed writes nothing.
+    """
+    checked = check_all(session, pm, workflows_dir)
+    if checked.problems:
+        return Deployment(checked.problems, [], len(checked.files))
+    return Deployment([], deploy(session, checked.loaded, by=by), len(checked.files))

@@ -19,6 +19,7 @@ CHANGEABLE = (
     "status",
     "priority",
     "title",
+    "owner_team",
     "current_team",
     "assignee",
     "due_at",
@@ -30,6 +31,7 @@ CHANGEABLE = (
 _EVENT_OF = {
     "status": "status_changed",
     "priority": "priority_changed",
+    "owner_team": "owner_changed",
     "current_team": "team_changed",
     "assignee": "assigned",
     "closed": "status_changed",
@@ -93,11 +95,11 @@ def update_work_item(
 
 
 def _apply(session: Session, item: WorkItem, name: str, value: Any) -> tuple[Any, Any]:
-    if name == "current_team":
+    if name in ("current_team", "owner_team"):
         team = _team(session, value)
-        old = item.current_team.slug if item.current_team else None
-        item.current_team = team
-        return old, team.slug if team else None
+        was: Team | None = getattr(item, name)
+        setattr(item, name, team)
+        return (was.slug if was else None), (team.slug if team else None)
     if name == "assignee":
         person = _person(session, value)
         old = item.assignee.email if item.assignee else None

@@ -17,8 +17,8 @@ from engine.config import Settings, secret_key
 from engine.contrib import NavItem, RequestType
 from engine.db import make_session_factory
 from engine.plugins import PluginManager, unique_by
+from engine.web import admin, errors, items, openapi, portal, tasks, views
 from engine.web import api as json_api
-from engine.web import errors, openapi, tasks, views
 from engine.web.access import (
     SIGN_IN_PATH,
     Viewer,
@@ -34,7 +34,11 @@ from engine.web.csrf import CSRFMiddleware, csrf_token
 from engine.web.temporal import TemporalLink
 
 HERE = Path(__file__).parent
-ENGINE_NAVIGATION = (NavItem("My tasks", "/tasks", roles=frozenset({"agent"}), order=10),)
+ENGINE_NAVIGATION = (
+    NavItem("My tasks", "/tasks", roles=frozenset({"agent"}), order=10),
+    NavItem("Requests", "/portal", order=20),
+    NavItem("Admin", "/admin", roles=frozenset({"admin"}), order=90),
+)
 
 
 def create_app(
@@ -113,6 +117,9 @@ def create_app(
         api("/api/request-types", views.request_types, allow="public", name="api.request_types"),
         api("/api/openapi.json", openapi.openapi_json, allow="public", name="api.openapi"),
         mount("/static", StaticFiles(directory=HERE / "static"), allow="public", name="static"),
+        *portal.ROUTES,
+        *items.ROUTES,
+        *admin.ROUTES,
     ]
     routes += [route for _, route in pm.collect("tierflow_register_routes", expect=BaseRoute)]
     middleware = [

@@ -48,6 +48,21 @@ def test_changes_are_events_and_a_retry_changes_nothing(
     assert len(session.scalars(select(Event).filter_by(work_item_id=item.id)).all()) == 5
 
 
+def test_owner_team_changes_apart_from_the_current_team(
+    session: Session, pm, make_work_item, make_team
+) -> None:
+    l1 = make_team(slug="helpdesk-l1")
+    l2 = make_team(slug="desktop-support")
+    item = make_work_item(status="new")
+    changes = {"owner_team": "helpdesk-l1", "current_team": "helpdesk-l1"}
+    update_work_item(session, pm, item.id, changes, key="wf-2/intake/1")
+    events = update_work_item(session, pm, item.id, {"current_team": l2.slug}, key="wf-2/esc/1")
+    assert (item.owner_team_id, item.current_team_id) == (l1.id, l2.id)
+    assert [(e.type, e.data) for e in events] == [
+        ("team_changed", {"field": "current_team", "from": "helpdesk-l1", "to": "desktop-support"})
+    ]
+
+
 def test_unchanged_values_record_nothing(session: Session, pm, make_work_item) -> None:
     item = make_work_item(status="new")
     assert update_work_item(session, pm, item.id, {"status": "new"}, key="k") == []
