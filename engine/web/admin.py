@@ -4,4 +4,6 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-ROUTES: list[BaseRoute] = []
+from engine.web import admin_people, admin_workflows
+
+ROUTES: list[BaseRoute] = [*admin_workflows.ROUTES, *admin_people.ROUTES]
