@@ -67,6 +67,21 @@ class Settings(BaseSettings):
     session_absolute_hours: int = Field(
         default=7 * 24, ge=1, description="A web session ends this long after signing in."
     )
+    sign_in_failures_per_account: int = Field(
+        default=5,
+        ge=1,
+        description="Failed sign-ins to one e-mail within the window before it is locked for a "
+        "while.",
+    )
+    sign_in_failures_per_address: int = Field(
+        default=20,
+        ge=1,
+        description="Failed sign-ins from one client address within the window before it is "
+        "refused for a while.",
+    )
+    sign_in_window_minutes: int = Field(
+        default=15, ge=1, description="How far back failed sign-ins are counted."
+    )
     secure_cookies: bool = Field(
         default=False,
         description="Mark cookies Secure on every request (behind a proxy that terminates TLS); "

@@ -4,7 +4,7 @@ Import model classes from here (``from engine.model import WorkItem``). Plugins
 declare their own tables on :class:`Base` in ``plugins/<name>/models.py``.
 """
 
-from engine.model.auth import ApiToken, WebSession
+from engine.model.auth import ApiToken, SignInFailure, WebSession
 from engine.model.base import (
     Base,
     CreatedAtMixin,
@@ -42,6 +42,7 @@ __all__ = [
     "Membership",
     "Person",
     "PersonRole",
+    "SignInFailure",
     "Task",
     "Team",
     "TimeEntry",

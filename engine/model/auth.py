@@ -16,7 +16,7 @@ from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ForeignKey, String, delete
+from sqlalchemy import ForeignKey, Index, String, delete
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from engine.model.base import Base, CreatedAtMixin, IdMixin, utcnow
@@ -101,6 +101,25 @@ class ApiToken(IdMixin, CreatedAtMixin, Base):
     def __repr__(self) -> str:
         state = " revoked" if self.revoked else ""
         return f"<ApiToken {self.id} {self.name!r} person={self.person_id}{state}>"
+
+
+class SignInFailure(IdMixin, Base):
+    """A failed sign-in: which e-mail was tried, from which address, when.
+
+    What the sign-in throttle counts (:mod:`engine.web.throttle`); a success
+    clears the e-mail's failures and rows older than the window are pruned.
+    Kept in the database so that every web process sees the same count.
+    """
+
+    __tablename__ = "sign_in_failure"
+    __table_args__ = (Index(None, "email", "failed_at"), Index(None, "address", "failed_at"))
+
+    email: Mapped[str] = mapped_column(String(320))
+    address: Mapped[str] = mapped_column(String(64))
+    failed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    def __repr__(self) -> str:
+        return f"<SignInFailure {self.email} from {self.address} at {self.failed_at:%H:%M:%S}>"
 
 
 def start_session(db: Session, person_id: int, *, user_agent: str = "") -> str:

@@ -32,6 +32,7 @@ from engine.config import Settings
 from engine.db import make_read_session_factory, make_session_factory
 from engine.model import ApiToken, Membership, Person, PersonRole, WebSession, utcnow
 from engine.model.auth import check_password, digest, end_session, start_session
+from engine.web import throttle
 from engine.web.access import ANONYMOUS, Viewer
 
 log = logging.getLogger("tierflow.web.auth")
@@ -200,26 +201,50 @@ class AuthMiddleware:
 
 @dataclass(frozen=True)
 class SignIn:
-    """What a sign-in attempt came to: a new session id, or a message for the form."""
+    """What a sign-in attempt came to: a new session id, or a message for the form.
+
+    ``retry_after`` (seconds) is set when the throttle refused the attempt unchecked.
+    """
 
     session_id: str | None = None
     problem: str = ""
+    retry_after: int | None = None
 
 
 def sign_in(
-    db: Session, email: str, password: str, *, user_agent: str = "", replacing: str | None = None
+    db: Session,
+    email: str,
+    password: str,
+    *,
+    user_agent: str = "",
+    replacing: str | None = None,
+    address: str = "",
+    limits: throttle.Limits | None = None,
 ) -> SignIn:
     """Check ``email`` and ``password``; on success start a new session and commit.
 
     The message never says which of the two was wrong. A session the browser
-    had before (``replacing``) is ended: every sign-in gets a new id.
+    had before (``replacing``) is ended: every sign-in gets a new id. With
+    ``limits``, too many recent failures for the e-mail or for ``address`` (the
+    client's) refuse the attempt without checking it, and a failure is counted.
     """
-    person = db.scalars(select(Person).where(Person.email == email.strip().lower())).one_or_none()
+    email = email.strip().lower()
+    if limits is not None:
+        refused = throttle.locked(db, limits, email, address)
+        if refused is not None:
+            log.warning("sign-in as %s from %s refused: too many failures", email, address)
+            return SignIn(problem=refused.message, retry_after=refused.retry_after)
+    person = db.scalars(select(Person).where(Person.email == email)).one_or_none()
     if not check_password(person, password):
+        if limits is not None:
+            throttle.failed(db, limits, email, address)
+            db.commit()
         return SignIn(problem=WRONG_CREDENTIALS)
     assert person is not None
     if not person.active:
         return SignIn(problem=DISABLED)
+    if limits is not None:
+        throttle.succeeded(db, email)
     if replacing:
         end_session(db, replacing)
     raw = start_session(db, person.id, user_agent=user_agent)

@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from engine.db import ping
 from engine.errors import TierflowError
+from engine.web import throttle
 from engine.web.access import safe_next, viewer_of
 from engine.web.auth import (
     SESSION_COOKIE,
@@ -82,9 +83,15 @@ async def sign_in_submit(request: Request) -> Response:
                 password,
                 user_agent=request.headers.get("user-agent", ""),
                 replacing=request.cookies.get(SESSION_COOKIE),
+                address=request.client.host if request.client else "",
+                limits=throttle.Limits.of(state.settings),
             )
 
     outcome = await run_in_threadpool(attempt)
+    if outcome.retry_after is not None:
+        response = _sign_in_form(request, target, email, outcome.problem, status=429)
+        response.headers["Retry-After"] = str(outcome.retry_after)
+        return response
     if outcome.session_id is None:
         return _sign_in_form(request, target, email, outcome.problem)
     response = RedirectResponse(target, status_code=303)
