@@ -6,6 +6,7 @@ list of ``{field, message}``, when the input does not fit a form).
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from engine.comments import CommentError, is_staff, post_comment
 from engine.completion import (
     CompletionError,
     CompletionInvalid,
@@ -26,7 +28,6 @@ from engine.completion import TaskNotFound as CompletionTaskNotFound
 from engine.config import secret_key
 from engine.db import make_read_session_factory
 from engine.errors import TemporalError
-from engine.events import record_event
 from engine.intake import (
     IntakeError,
     IntakeInvalid,
@@ -35,13 +36,12 @@ from engine.intake import (
     intake_for,
     submit_request,
 )
-from engine.model import Comment, Task, Team, WorkItem
+from engine.model import Task, Team, WorkItem
 from engine.runtime.client import Runtime
 from engine.web import inbox
 from engine.web.access import can_act_on_task, can_view_work_item, viewer_of
 
 MAX_ID = 2**31 - 1
-MAX_COMMENT = 20_000
 TEMPORAL_DOWN = "The workflow engine cannot be reached just now; try again."
 
 
@@ -237,41 +237,20 @@ async def comment(request: Request) -> Response:
     item_id = _id(request, "item_id", "work item")
     viewer = viewer_of(request)
     body = await _body(request)
-    text, public = body.get("body"), body.get("public", False)
-    errors = []
-    if not isinstance(text, str) or not text.strip():
-        errors.append({"field": "body", "message": "write something"})
-    elif len(text) > MAX_COMMENT:
-        errors.append({"field": "body", "message": f"at most {MAX_COMMENT} characters"})
-    if not isinstance(public, bool):
-        errors.append({"field": "public", "message": "must be true or false"})
     state = request.app.state
 
     def write() -> dict[str, Any]:
         with state.sessions.begin() as db:
-            item = db.get(WorkItem, item_id)
-            if item is None or not can_view_work_item(viewer, item):
-                raise ApiError(404, f"there is no work item {item_id}")
-            if errors:
-                raise ApiError(422, "the comment is not valid", errors)
-            staff = viewer.is_admin or not viewer.roles.isdisjoint(
-                {"agent", "manager", "project_manager"}
-            )
-            if not public and not staff:
-                raise ApiError(
-                    422,
-                    "requesters may only post public comments",
-                    [{"field": "public", "message": "must be true"}],
-                )
-            row = Comment(work_item_id=item.id, author_id=viewer.person_id, body=text,
-                          public=public)  # fmt: skip
-            db.add(row)
-            db.flush()
-            record_event(
-                db, state.pm, work_item_id=item.id, type="commented", actor_id=viewer.person_id,
-                data={"comment_id": row.id, "public": public},
-            )  # fmt: skip
-            return {"id": row.id, "work_item": item.id, "body": row.body, "public": row.public,
+            try:
+                row = post_comment(
+                    db, state.pm, item_id, body=body.get("body"),
+                    public=body.get("public", False), author_id=viewer.person_id,
+                    staff=is_staff(viewer.roles),
+                    visible=functools.partial(can_view_work_item, viewer),
+                )  # fmt: skip
+            except CommentError as exc:
+                raise ApiError(exc.status, str(exc), exc.errors) from None
+            return {"id": row.id, "work_item": item_id, "body": row.body, "public": row.public,
                     "created_at": _iso(row.created_at)}  # fmt: skip
 
     return JSONResponse(await run_in_threadpool(write), status_code=201)
