@@ -21,18 +21,23 @@ from engine.cli_schedules import _data_dir
 from engine.db import make_session_factory
 from engine.dsl.suggest import did_you_mean
 from engine.errors import TierflowError
-from engine.model import LEVELS, ROLES, Membership, Person, Team
-from engine.model.auth import end_sessions_of, hash_password, issue_token
+from engine.model import LEVELS, ROLES, Person, Team
+from engine.model.auth import issue_token
+from engine.people import (
+    EmailTaken,
+    add_person,
+    check_password,
+    person_details,
+    set_active,
+    set_password,
+    teams_by_slug,
+)
 
 if TYPE_CHECKING:
     from engine.cli import Context
 
 # engine.workflows (migrations) is imported by the commands that use it, as the
 # other command groups do: it would slow every tierflow command.
-
-MIN_PASSWORD_LENGTH = 8
-STAFF_ROLES = frozenset(ROLES) - {"requester"}
-"""Roles that make a person staff (``Person.is_staff``)."""
 
 
 class UserError(TierflowError):
@@ -74,12 +79,10 @@ def _password(from_stdin: bool) -> str:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(
-            f"the password is {len(password)} characters long; "
-            f"use at least {MIN_PASSWORD_LENGTH} (a few words make a good one)"
-        )
-    return password
+    try:
+        return check_password(password)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
 def _password_option(command):
@@ -121,42 +124,19 @@ def add(
     password_stdin: bool,
 ) -> None:
     """Add the person EMAIL, who signs in with a password asked for now."""
-    email = email.strip().lower()
-    local, _, domain = email.partition("@")
-    if not local or "." not in domain:
-        raise UserError(f"{email!r} is not an e-mail address (expected name@example.org)")
-    if not name.strip():
-        raise UserError("--name is empty: give the person's full name")
+    details = person_details(name=name, email=email, roles=roles or ("requester",), level=level)
     password = _password(password_stdin)
-    granted = set(roles or ("requester",))
     with _database(ctx, create=True) as session:
-        if session.scalars(select(Person.id).where(Person.email == email)).first() is not None:
+        joined = teams_by_slug(session, teams)
+        try:
+            add_person(session, details, teams=joined, password=password)
+        except EmailTaken as exc:
             raise UserError(
-                f"{email} exists already; set their password with 'tierflow users password {email}'"
-            )
-        joined = _teams(session, teams)
-        person = Person(
-            email=email,
-            name=name.strip(),
-            level=level,
-            password_hash=hash_password(password),
-            is_staff=bool(granted & STAFF_ROLES),
-        )
-        person.grant(*sorted(granted))
-        person.memberships = [Membership(team=team) for team in joined]
-        session.add(person)
+                f"{exc}; set their password with 'tierflow users password {exc.email}'"
+            ) from None
     where = f" in {', '.join(team.slug for team in joined)}" if joined else ""
-    click.echo(f"Added {name.strip()} <{email}> as {', '.join(sorted(granted))}{where}.")
-
-
-def _teams(session: Session, slugs: tuple[str, ...]) -> list[Team]:
-    found = {team.slug: team for team in session.scalars(select(Team)).all()}
-    unknown = [slug for slug in slugs if slug not in found]
-    if unknown:
-        slug = unknown[0]
-        known = ", ".join(sorted(found)) or "none yet"
-        raise UserError(f"unknown team {slug!r}{did_you_mean(slug, found)}; known teams: {known}")
-    return [found[slug] for slug in dict.fromkeys(slugs)]
+    granted = ", ".join(sorted(details.roles))
+    click.echo(f"Added {details.name} <{details.email}> as {granted}{where}.")
 
 
 @users.command("list")
@@ -226,8 +206,7 @@ def _set_active(ctx: Context, email: str, *, active: bool) -> tuple[Person, int]
     """Enable or disable ``email``; return them and how many sessions ended (disabling ends all)."""
     with _database(ctx, create=False) as session:
         person = _person(session, email)
-        person.active = active
-        return person, 0 if active else end_sessions_of(session, person.id)
+        return person, set_active(session, person, active=active)
 
 
 @users.command()
@@ -239,8 +218,7 @@ def password(ctx: Context, email: str, password_stdin: bool) -> None:
     """Set the password of EMAIL; their sessions end, so they sign in again with it."""
     with _database(ctx, create=False) as session:
         person = _person(session, email)
-        person.password_hash = hash_password(_password(password_stdin))
-        ended = end_sessions_of(session, person.id)
+        ended = set_password(session, person, _password(password_stdin))
     click.echo(f"Set the password of {person.email}; ended {ended} session(s).")
 
 
