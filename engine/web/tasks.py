@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -26,7 +27,7 @@ from engine.config import secret_key
 from engine.db import make_read_session_factory
 from engine.dsl.forms import Form
 from engine.errors import TemporalError
-from engine.model import Team
+from engine.model import Task, Team
 from engine.runtime.client import Runtime
 from engine.web import inbox
 from engine.web.access import Viewer, can_act_on_task, viewer_of
@@ -34,6 +35,7 @@ from engine.web.errors import error_response
 from engine.web.forms import field_errors, outcome_buttons, parse_submission, widgets
 
 VIEWS = ("mine", "team")
+NOT_YOURS = "This task is neither yours nor your team's, so you cannot work on it."
 KEPT = ("view", "team", "unassigned", "overdue", "q", "sort")
 """The inbox's query parameters that a claim or unassign carries back (not the cursor)."""
 
@@ -152,6 +154,9 @@ async def _change(request: Request, action: Any, notice: str) -> Response:
 
     def run() -> None:
         with state.sessions.begin() as db:
+            task = db.get(Task, task_id)
+            if task is not None and not can_act_on_task(viewer, task):
+                raise inbox.NotYourTeam(NOT_YOURS)
             action(db, task_id, viewer.person_id, pm=state.pm)
 
     try:
@@ -185,6 +190,8 @@ class _Loaded:
     item: dict[str, Any]
     form: Form | None
     closed: str
+    teams: tuple[tuple[str, str], ...] = ()
+    """``(slug, name)`` of the active teams, for the form's team fields."""
 
 
 def _load(request: Request, task_id: int) -> _Loaded:
@@ -211,6 +218,7 @@ def _load(request: Request, task_id: int) -> _Loaded:
                 "assignee": task.assignee.name if task.assignee else None,
             },
             item={
+                "id": item.id,
                 "reference": item.reference,
                 "title": item.title,
                 "kind": item.kind,
@@ -221,7 +229,15 @@ def _load(request: Request, task_id: int) -> _Loaded:
             },
             form=found.form,
             closed=closed,
+            teams=_team_choices(db, found.form),
         )
+
+
+def _team_choices(db: Session, form: Form | None) -> tuple[tuple[str, str], ...]:
+    if form is None or not any(field.type == "team" for field in form.fields):
+        return ()
+    rows = db.execute(select(Team.slug, Team.name).where(Team.active).order_by(Team.name))
+    return tuple((slug, name) for slug, name in rows)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -253,7 +269,9 @@ def _render(
             "task": loaded.task,
             "item": loaded.item,
             "closed": loaded.closed,
-            "widgets": widgets(form, submitted=submitted, errors=grouped) if form else [],
+            "widgets": widgets(form, submitted=submitted, errors=grouped, teams=loaded.teams)
+            if form
+            else [],
             "buttons": outcome_buttons(form, default="Complete") if form else [("", "Complete")],
             "general": general,
             "problem": problem,
@@ -269,9 +287,7 @@ async def _loaded(request: Request) -> _Loaded | Response:
     except CompletionTaskNotFound as exc:
         return error_response(request, 404, str(exc))
     if not loaded.allowed:
-        return error_response(
-            request, 403, "This task is neither yours nor your team's, so you cannot work on it."
-        )
+        return error_response(request, 403, NOT_YOURS)
     return loaded
 
 

@@ -67,7 +67,8 @@ def tierflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     command = [str(TIERFLOW), "serve", "--demo", "--data-dir", str(folder / "data")]
     command += ["--host", "127.0.0.1", "--port", str(port)]
     with log.open("w") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+        # run outside the repository, as a user would: its workflows/ folder is not a site's
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=folder)
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(f"{base_url}/healthz", proc, log)
