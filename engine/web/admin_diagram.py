@@ -9,8 +9,9 @@ The layout is simple and deterministic: arrows that go back (loops) are found
 by a depth-first search from the start and left out while each node is put on
 the layer after its deepest predecessor; nodes of a layer are ordered by the
 mean position of their predecessors. An arrow to the next layer is a curve;
-one that skips layers or goes back runs down or up a lane of its own left of
-the boxes, so it never runs through a box of another layer. Everything here is
+one that skips layers or goes back leaves through the gap below its box, runs
+up or down a lane of its own left of the boxes and enters from the gap above
+its target, so it never runs through a box. Everything here is
 numbers and plain text: the template escapes the text as it prints it.
 """
 
@@ -28,10 +29,8 @@ GAP_Y = 60
 MARGIN = 24
 LANE = 14
 """Room between two arrows that run in lanes beside the boxes."""
-GUTTER = 160
-"""Room left of the boxes for the labels of arrows that run in lanes."""
 MAX_CHARS = 28
-MAX_LABEL = 24
+MAX_LABEL = 18
 
 START, DONE = "start", "done"
 
@@ -263,8 +262,7 @@ def layout(graph: _Graph) -> Diagram:
     inner = widest * BOX_WIDTH + (widest - 1) * GAP_X
     lanes = [i for i, e in enumerate(graph.edges) if _in_lane(e, i, back, layer)]
     lane_base = MARGIN + LANE * len(lanes)
-    labelled = any(graph.edges[i].label for i in lanes)
-    left = lane_base + (GUTTER if labelled else MARGIN)
+    left = lane_base + MARGIN
     boxes = {}
     for key, node in graph.nodes.items():
         x = left + (inner - BOX_WIDTH) / 2 + slot[key] * (BOX_WIDTH + GAP_X)
@@ -275,8 +273,8 @@ def layout(graph: _Graph) -> Diagram:
             continue
         source, target = boxes[edge.source], boxes[edge.target]
         if index in lanes:
-            lane_x = lane_base - LANE * lanes.index(index)
-            arrows.append(_lane_arrow(edge, source, target, lane_x))
+            lane = lanes.index(index)
+            arrows.append(_lane_arrow(edge, source, target, lane_base - LANE * lane, lane))
         else:
             arrows.append(_curve(edge, source, target))
     height = MARGIN * 2 + (max(layer.values()) + 1) * (BOX_HEIGHT + GAP_Y) - GAP_Y
@@ -314,11 +312,14 @@ def _curve(edge: _Edge, source: Box, target: Box) -> Arrow:
     return _arrow(edge, path, (x1 + x2) // 2, middle + 4)
 
 
-def _lane_arrow(edge: _Edge, source: Box, target: Box, lane_x: int) -> Arrow:
-    y1 = source.y + source.height // 2 + 6
-    y2 = target.y + target.height // 2 - 6
-    path = f"M{source.x},{y1} H{lane_x} V{y2} H{target.x - 2}"
-    return _arrow(edge, path, source.x - 4, y1 - 6, anchor="end")
+def _lane_arrow(edge: _Edge, source: Box, target: Box, lane_x: int, lane: int) -> Arrow:
+    """Down into the gap below ``source``, along the gap to the lane, up or down the lane, along
+    the gap above ``target`` and down into it: through no box."""
+    x1, y1 = source.center + 12, source.y + source.height
+    x2, y2 = target.center - 12, target.y
+    below, above = y1 + 10 + 4 * (lane % 4), y2 - 10 - 4 * (lane % 4)
+    path = f"M{x1},{y1} V{below} H{lane_x} V{above} H{x2} V{y2 - 2}"
+    return _arrow(edge, path, x1 + 4, y1 + 11, anchor="start")
 
 
 def _arrow(edge: _Edge, path: str, x: int, y: int, anchor: str = "middle") -> Arrow:
@@ -349,7 +350,9 @@ def outline(graph: _Graph) -> list[OutlineStep]:
             continue
         exits = [_exit(edge) for edge in graph.edges if edge.source == node.key]
         if node.kind == "parallel":
-            exits += [_exit(e) for e in graph.edges if e.source == _join(node.key)]
+            exits += [
+                f"after the join, {_exit(e)}" for e in graph.edges if e.source == _join(node.key)
+            ]
         if not exits:
             exits = ["ends the workflow"]
         where = f"in a branch of {node.branch}" if node.branch else ""
