@@ -14,9 +14,12 @@ from starlette.testclient import TestClient
 
 from engine.config import Settings
 from engine.db import make_read_session_factory
+from engine.dsl.catalog import Catalog
+from engine.dsl.validate import load_workflow_text
 from engine.model import Person, WorkflowDefinition
 from engine.plugins import create_plugin_manager
 from engine.runtime.devserver import EmbeddedTemporal
+from engine.web.admin_diagram import graph_of, layout, outline
 from engine.web.app import create_app
 from engine.web.temporal import TemporalLink
 from tests.schedules.conftest import queue, workflow_yaml  # noqa: F401 (a fixture)
@@ -315,3 +318,30 @@ def listed(client: TestClient, name: str, state: str = "") -> str:
             return row.group(0)
         time.sleep(0.1)
     raise AssertionError(f"{name} never listed {state}:\n{page.text}")
+
+
+def test_a_thirty_step_diagram_keeps_boxes_apart_and_arrows_beside_them() -> None:
+    lines = ["name: long", "kind: maintenance", "steps:"]
+    for number in range(30):
+        lines += [f"  - id: s{number}", "    wait: {duration: 1h}"]
+        jump = {6: number - 5, 2: number + 3}.get(number % 7)  # loops back, jumps ahead
+        if jump is not None:
+            lines += ["    next:", f"      - {{when: 'vars.x', goto: s{jump}}}"]
+            lines += [f"      - {{otherwise: s{number + 1}}}"]
+    lines.insert(2, "variables: {x: false}")
+    workflow, problems = load_workflow_text("\n".join(lines) + "\n", "long.yaml", Catalog())
+    assert not problems, problems
+    graph = graph_of(workflow)
+    diagram = layout(graph)
+    steps = [box for box in diagram.boxes if box.kind == "wait"]
+    assert len(steps) == 30
+    assert len(outline(graph)) == 30
+    assert diagram.width < 800  # a column of boxes and a few lanes, not a sprawl
+    places = {(box.x, box.y) for box in diagram.boxes}
+    assert len(places) == len(diagram.boxes)  # no two boxes on top of each other
+    leftmost = min(box.x for box in diagram.boxes)
+    lanes = [arrow for arrow in diagram.arrows if " H" in arrow.path]
+    assert len(lanes) == 8  # 4 loops back, 4 jumps ahead
+    for arrow in lanes:
+        lane_x = int(arrow.path.split(" H")[1].split()[0])
+        assert lane_x < leftmost, arrow
