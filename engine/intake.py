@@ -18,13 +18,14 @@ from pydantic_core import to_jsonable_python
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from temporalio.service import RPCError
 
 from engine.contrib import RequestType
 from engine.dsl.forms import Form, validate_submission
 from engine.dsl.parse import parse_definition
 from engine.dsl.spec import Workflow
 from engine.dsl.suggest import did_you_mean
-from engine.errors import TierflowError
+from engine.errors import TemporalError, TierflowError
 from engine.events import record_event
 from engine.model import WorkflowDefinition, WorkItem
 from engine.plugins import PluginManager
@@ -186,7 +187,8 @@ def record_request(
             )  # fmt: skip
             return _submitted(item, True), intake, data
     except IntegrityError:  # the same key, submitted at the same moment: the first wins
-        with sessions() as session:
+        with sessions() as session:  # the rollback expired what the first session loaded
+            intake = intake_for(session, request_types, submission.request_type)
             item = session.scalars(select(WorkItem).filter_by(workflow_id=workflow_id)).one()
             return _submitted(item, False), intake, data
 
@@ -206,17 +208,23 @@ async def submit_request(
 
     A repeat starts nothing new: the run's start is itself idempotent, so a
     repeat after Temporal was unreachable starts the run the first attempt
-    could not.
+    could not. Temporal failing at the start raises :class:`TemporalError`.
     """
     submitted, intake, data = await asyncio.to_thread(
         record_request, sessions, pm, request_types, submission
     )
     definition, _, scope = submitted.workflow_id.partition("/")
-    await runtime.start(
-        definition,
-        key=scope,
-        work_item_id=submitted.work_item_id,
-        input=data,
-        content_hash=intake.definition.content_hash,
-    )
+    try:
+        await runtime.start(
+            definition,
+            key=scope,
+            work_item_id=submitted.work_item_id,
+            input=data,
+            content_hash=intake.definition.content_hash,
+        )
+    except RPCError as exc:  # Temporal went away after the client connected
+        raise TemporalError(
+            f"request {submitted.reference} is recorded, but its run '{submitted.workflow_id}' "
+            f"could not be started: {exc}; submit it again with the same idempotency key"
+        ) from exc
     return submitted
