@@ -56,6 +56,10 @@ def comment_errors(body: object, public: object) -> list[dict[str, str]]:
     errors = []
     if not isinstance(body, str) or not body.strip():
         errors.append({"field": "body", "message": "write something"})
+    elif "\x00" in body:
+        errors.append(
+            {"field": "body", "message": "remove the NUL character (\\0): it cannot be stored"}
+        )
     elif len(body) > MAX_COMMENT:
         errors.append(
             {"field": "body", "message": f"at most {MAX_COMMENT} characters ({len(body)} given)"}

@@ -211,7 +211,9 @@ async def cancel_submit(request: Request) -> Response:
     errors: dict[str, list[str]] = {}
     if _text(form, "confirm") != "yes":
         errors["confirm"] = ["Tick the box to confirm that the work item should be cancelled."]
-    if len(reason) > MAX_REASON:
+    if "\x00" in reason:
+        errors["reason"] = ["Remove the NUL character (\\0) from the reason: it cannot be stored."]
+    elif len(reason) > MAX_REASON:
         errors["reason"] = [f"Keep the reason to {MAX_REASON} characters at most."]
     kept = CancelForm(reason=reason, errors=errors)
     if errors:

@@ -262,6 +262,9 @@ def test_comment_mistakes_are_422_with_the_input_kept(client: TestClient, desk: 
     assert too_long.status_code == 422
     assert "At most 20000 characters (20001 given)." in too_long.text
     assert f">{long}</textarea>" in too_long.text
+    nul = client.post(path, data={"csrf_token": token, "body": "a\x00b"})
+    assert nul.status_code == 422
+    assert "Remove the NUL character" in nul.text
     odd = client.post(path, data={"csrf_token": token, "body": "hi", "visibility": "secret"})
     assert odd.status_code == 422
     assert "Choose whether the comment is internal or public." in odd.text
@@ -313,6 +316,12 @@ def test_only_the_owner_team_and_admins_may_cancel(client: TestClient, desk: Des
     assert unconfirmed.status_code == 422
     assert "Tick the box to confirm" in unconfirmed.text
     assert ">dup of 41</textarea>" in unconfirmed.text
+    nul = client.post(
+        f"/items/{desk.item.id}/cancel",
+        data={"csrf_token": token, "confirm": "yes", "reason": "\x00"},
+    )
+    assert nul.status_code == 422
+    assert "Remove the NUL character" in nul.text
     no_token = client.post(f"/items/{desk.item.id}/cancel", data={"confirm": "yes"})
     assert no_token.status_code == 403
     assert item_state(client, desk.item) == ("escalated", None)
