@@ -9,6 +9,7 @@ claim its tasks, and which events and comments they see is decided here.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -44,10 +45,14 @@ class TimelineEntry:
     text: str
 
 
+Text = list[list[str]]
+"""Paragraphs of lines: what people typed, for a template to print without markup."""
+
+
 @dataclass(frozen=True)
 class CommentView:
     author: str
-    body: str
+    body: Text
     public: bool
     at: Moment
 
@@ -85,7 +90,7 @@ class ItemPage:
     created: Moment | None
     due: Moment | None
     closed: Moment | None
-    description: str
+    description: Text
     fields: list[Field]
     timeline: list[TimelineEntry]
     comments: list[CommentView]
@@ -145,13 +150,13 @@ def load_item_page(db: Session, item_id: int, viewer: Viewer, now: datetime) -> 
         created=_moment(item.created_at),
         due=_moment(item.due_at),
         closed=_moment(item.closed_at),
-        description=item.description,
+        description=paragraphs(item.description),
         fields=custom_fields(item.custom, intake_form(db, item)),
         timeline=_timeline(db, item, staff),
         comments=[
             CommentView(
                 author=c.author.name if c.author else "Someone",
-                body=c.body,
+                body=paragraphs(c.body),
                 public=c.public,
                 at=moment(c.created_at),
             )
@@ -164,6 +169,12 @@ def load_item_page(db: Session, item_id: int, viewer: Viewer, now: datetime) -> 
         is_closed=is_closed(item),
         workflow_id=item.workflow_id,
     )
+
+
+def paragraphs(text: str) -> Text:
+    """``text`` as paragraphs (split at blank lines) of lines; nothing for blank text."""
+    blocks = re.split(r"\n\s*\n", text.replace("\r\n", "\n").replace("\r", "\n").strip())
+    return [block.split("\n") for block in blocks if block.strip()]
 
 
 def _moment(value: datetime | None) -> Moment | None:

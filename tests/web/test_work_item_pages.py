@@ -235,6 +235,10 @@ def test_staff_comment_internal_by_default_or_public(client: TestClient, desk: D
     assert events(client, desk.item)[-2:] == ["commented", "commented"]
     shown = client.get(done.headers["location"])
     assert "Your comment was added." in shown.text
+    client.post(path, data={"csrf_token": token, "body": "one\r\ntwo\r\n\r\nthree <b>"})
+    lines_kept = client.get(f"/items/{desk.item.id}").text
+    assert '<p class="comment-body">one<br>two</p>' in lines_kept
+    assert '<p class="comment-body">three &lt;b&gt;</p>' in lines_kept
 
 
 def test_a_requesters_comment_is_always_public(client: TestClient, desk: Desk) -> None:
