@@ -28,6 +28,8 @@ from engine.web.app import create_app
 from engine.web.auth import SESSION_COOKIE
 from engine.web.csrf import session_token
 from engine.web.temporal import TemporalLink
+from tests.web.everyone import World
+from tests.web.everyone import build as build_world
 
 MakeApp = Callable[..., Starlette]
 
@@ -88,3 +90,15 @@ def fast_passwords(monkeypatch: pytest.MonkeyPatch) -> PasswordHasher:
     hasher = PasswordHasher.from_parameters(profiles.CHEAPEST)
     monkeypatch.setattr(credentials, "PASSWORDS", hasher)
     return hasher
+
+
+@pytest.fixture
+def full_app(make_app: MakeApp) -> Starlette:
+    """The app with every built-in plugin, as ``tierflow serve`` builds it."""
+    return make_app(entry_points=True)
+
+
+@pytest.fixture
+def everyone(session, full_app: Starlette, make_person, make_team, fast_passwords) -> World:
+    """A person of each kind and two of everything (see ``tests/web/everyone.py``), committed."""
+    return build_world(session, full_app, make_person, make_team)

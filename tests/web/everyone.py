@@ -1,0 +1,106 @@
+"""Everyone: a small department with a person of each kind and two of everything they own.
+
+What the authorization matrix and the injection sweeps run against (the
+``everyone`` fixture in ``tests/web/conftest.py``): two teams (the help desk
+and desktop support), a requester, an agent and an open ticket with an open
+task on each side, a project manager, a manager and an administrator; the
+built-in plugins' workflows deployed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import MetaData, select
+from sqlalchemy.orm import Session
+from starlette.applications import Starlette
+
+from engine.model import Membership, Person, Task, Team, WorkItem
+from engine.workflows import deploy_all
+
+NOT_LOGGED = frozenset({"web_session", "api_token", "sign_in_failure"})
+"""Tables a request may write whoever makes it (session bookkeeping), left out of snapshots."""
+
+
+@dataclass
+class World:
+    people: dict[str, Person]
+    items: dict[str, WorkItem]
+    tasks: dict[str, Task]
+    teams: dict[str, Team]
+
+
+def build(session: Session, app: Starlette, make_person: Any, make_team: Any) -> World:
+    """Two teams, a person of each kind, items A and B each with an open task (committed)."""
+    teams = {
+        "own": make_team(slug="helpdesk-l1", name="Help desk", tier="L1"),
+        "other": make_team(slug="desktop-support", name="Desktop support", tier="L2"),
+    }
+    roles = {
+        "requester": {"requester"},
+        "other_requester": {"requester"},
+        "agent": {"agent"},
+        "other_agent": {"agent"},
+        "project_manager": {"project_manager"},
+        "manager": {"manager"},
+        "admin": {"admin"},
+    }
+    people = {
+        name: make_person(email=f"{name}@example.org", name=name.title(), roles=granted,
+                          cost_rate=Decimal("40.00"))
+        for name, granted in roles.items()
+    }  # fmt: skip
+    session.add(Membership(team_id=teams["own"].id, person_id=people["agent"].id))
+    session.add(Membership(team_id=teams["other"].id, person_id=people["other_agent"].id))
+    items, tasks = {}, {}
+    for variant, requester in (("own", "requester"), ("other", "other_requester")):
+        team = teams[variant]
+        item = WorkItem(
+            kind="ticket", type="incident", title=f"Item {variant}", status="open",
+            reference=f"TIC-{variant}", requester_id=people[requester].id,
+            owner_team_id=team.id, current_team_id=team.id, workflow_id=f"incident/{variant}",
+        )  # fmt: skip
+        session.add(item)
+        session.flush()
+        task = Task(
+            work_item_id=item.id, workflow_id=item.workflow_id, step_id="triage",
+            title="Triage", form="l1_triage", team_id=team.id,
+        )  # fmt: skip
+        session.add(task)
+        items[variant], tasks[variant] = item, task
+    deployed = deploy_all(session, app.state.pm, by="matrix", workflows_dir=Path("/nonexistent"))
+    assert not deployed.problems, deployed.problems
+    session.commit()
+    return World(people, items, tasks, teams)
+
+
+def fill(path: str, world: World, variant: str) -> str:
+    """``path`` with its parameters naming the objects of ``variant``."""
+    values = {
+        "{item_id:int}": world.items[variant].id,
+        "{task_id:int}": world.tasks[variant].id,
+        "{person_id:int}": world.people["other_agent" if variant == "other" else "agent"].id,
+        "{team_id:int}": world.teams[variant].id,
+        "{name}": "incident",
+        "{request_type}": "incident",
+        "{schedule_id:path}": "tierflow/incident",
+    }
+    for name, value in values.items():
+        path = path.replace(name, str(value))
+    assert "{" not in path, f"the matrix does not know how to fill {path}"
+    return "/static/tierflow.css" if path == "/static" else path
+
+
+def snapshot(app: Starlette) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table but the session bookkeeping, to compare before and after."""
+    tables = MetaData()
+    tables.reflect(app.state.db)
+    with app.state.db.connect() as connection:
+        return {
+            table.name: sorted(map(tuple, connection.execute(select(table))), key=repr)
+            for table in tables.sorted_tables
+            if table.name not in NOT_LOGGED
+        }

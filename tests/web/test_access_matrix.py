@@ -1,0 +1,177 @@
+"""The authorization matrix: every route, every kind of viewer, own and someone else's objects.
+
+Each route of the app (with every built-in plugin installed) is listed in
+:data:`MATRIX` with who may use it; a route missing from the matrix, or listed
+but gone, fails :func:`test_the_matrix_lists_every_route`. For each route the
+test signs in each viewer in turn and asserts that the ones listed get through
+and the others are refused: anonymous visitors are sent to sign in (pages) or
+get 401 (API); signed-in people get 403, or 404 where an object's existence is
+itself private. A refused request changes nothing in the database.
+
+Getting through means the policy let the request reach its endpoint: what the
+endpoint then answers (200, a redirect, 422 for an empty form, 409, or 503
+because Temporal is not running in these tests) is the business of other tests;
+only a server error (500) fails here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from engine.web.access import route_policies
+from tests.web.conftest import sign_in
+from tests.web.everyone import World, fill, snapshot
+
+VIEWERS = (
+    "anonymous",
+    "requester",
+    "other_requester",
+    "agent",
+    "other_agent",
+    "project_manager",
+    "manager",
+    "admin",
+)
+EVERYONE = frozenset(VIEWERS)
+SIGNED_IN = EVERYONE - {"anonymous"}
+AGENTS = frozenset({"agent", "other_agent", "admin"})
+ADMINS = frozenset({"admin"})
+# who may see item A (the requester's, worked by the agent's team) and item B (the others')
+SEES_A = frozenset({"requester", "agent", "manager", "admin"})
+SEES_B = frozenset({"other_requester", "other_agent", "manager", "admin"})
+# who may act on task A (the agent's team's) and task B (the other agent's team's)
+ACTS_A = frozenset({"agent", "admin"})
+ACTS_B = frozenset({"other_agent", "admin"})
+
+
+@dataclass(frozen=True)
+class Case:
+    """One way to call a route: which object (``own``: A, ``other``: B) and who gets through."""
+
+    variant: str
+    allowed: frozenset[str]
+
+
+def same(allowed: frozenset[str]) -> tuple[Case, ...]:
+    """A route without an object of its own: one case."""
+    return (Case("own", allowed),)
+
+
+def objects(own: frozenset[str], other: frozenset[str]) -> tuple[Case, ...]:
+    """A route on an object: A (the requester's and the agent's own) and B (someone else's)."""
+    return (Case("own", own), Case("other", other))
+
+
+MATRIX: dict[tuple[str, str], tuple[Case, ...]] = {
+    # the engine's own pages
+    ("/", "GET"): same(EVERYONE),
+    ("/healthz", "GET"): same(EVERYONE),
+    ("/sign-in", "GET"): same(EVERYONE),
+    ("/sign-in", "POST"): same(EVERYONE),
+    ("/sign-out", "POST"): same(EVERYONE),
+    ("/static", "*"): same(EVERYONE),
+    ("/api/request-types", "GET"): same(EVERYONE),
+    ("/api/openapi.json", "GET"): same(EVERYONE),
+    # the request portal
+    ("/portal", "GET"): same(SIGNED_IN),
+    ("/portal/new/{request_type}", "GET"): same(SIGNED_IN),
+    ("/portal/new/{request_type}", "POST"): same(SIGNED_IN),
+    # tasks
+    ("/tasks", "GET"): same(AGENTS),
+    ("/tasks/{task_id:int}", "GET"): objects(ACTS_A, ACTS_B),
+    ("/tasks/{task_id:int}", "POST"): objects(ACTS_A, ACTS_B),
+    # claiming takes a task into one's own queue: for members of its team only
+    ("/tasks/{task_id:int}/claim", "POST"): objects(ACTS_A - ADMINS, ACTS_B - ADMINS),
+    ("/tasks/{task_id:int}/unassign", "POST"): objects(ACTS_A, ACTS_B),
+    # the work item page
+    ("/items/{item_id:int}", "GET"): objects(SEES_A, SEES_B),
+    ("/items/{item_id:int}/comments", "POST"): objects(SEES_A, SEES_B),
+    # cancelling: the owner team's members and administrators
+    ("/items/{item_id:int}/cancel", "POST"): objects(ACTS_A, ACTS_B),
+    # administration
+    ("/admin", "GET"): same(ADMINS),
+    ("/admin/workflows", "GET"): same(ADMINS),
+    ("/admin/workflows/deploy", "POST"): same(ADMINS),
+    ("/admin/workflows/{name}", "GET"): same(ADMINS),
+    ("/admin/schedules", "GET"): same(ADMINS),
+    ("/admin/schedules/{schedule_id:path}/pause", "POST"): same(ADMINS),
+    ("/admin/schedules/{schedule_id:path}/resume", "POST"): same(ADMINS),
+    ("/admin/people", "GET"): same(ADMINS),
+    ("/admin/people/new", "GET"): same(ADMINS),
+    ("/admin/people/new", "POST"): same(ADMINS),
+    ("/admin/people/{person_id:int}", "GET"): same(ADMINS),
+    ("/admin/people/{person_id:int}", "POST"): same(ADMINS),
+    ("/admin/people/{person_id:int}/disable", "POST"): same(ADMINS),
+    ("/admin/people/{person_id:int}/enable", "POST"): same(ADMINS),
+    ("/admin/people/{person_id:int}/password", "POST"): same(ADMINS),
+    ("/admin/teams", "GET"): same(ADMINS),
+    ("/admin/teams", "POST"): same(ADMINS),
+    ("/admin/teams/{team_id:int}", "GET"): same(ADMINS),
+    ("/admin/teams/{team_id:int}", "POST"): same(ADMINS),
+    ("/admin/teams/{team_id:int}/members", "POST"): same(ADMINS),
+    ("/admin/teams/{team_id:int}/members/{person_id:int}", "POST"): same(ADMINS),
+    ("/admin/teams/{team_id:int}/members/{person_id:int}/remove", "POST"): same(ADMINS),
+    # the JSON API
+    ("/api/requests", "POST"): same(SIGNED_IN),
+    ("/api/work-items/{item_id:int}", "GET"): objects(SEES_A, SEES_B),
+    ("/api/work-items/{item_id:int}/comments", "POST"): objects(SEES_A, SEES_B),
+    ("/api/tasks", "GET"): same(AGENTS),
+    ("/api/tasks/{task_id:int}/complete", "POST"): objects(ACTS_A, ACTS_B),
+}
+
+
+def refused(reply: Any, viewer: str, path: str) -> bool:
+    """Whether ``reply`` is a refusal (by policy or by object), as the viewer would see it."""
+    if viewer == "anonymous":
+        if path.startswith("/api/"):
+            return reply.status_code == 401
+        return reply.status_code == 303 and reply.headers["location"].startswith("/sign-in")
+    return reply.status_code in (403, 404)
+
+
+def _cases() -> Iterator[Any]:
+    for (path, method), cases in MATRIX.items():
+        for case in cases:
+            yield pytest.param(path, method, case, id=f"{method} {path} {case.variant}")
+
+
+# ------------------------------------------------------------------ tests ---
+
+
+def test_the_matrix_lists_every_route(full_app: Starlette) -> None:
+    routes = {key for key in route_policies(full_app) if key[1] != "HEAD"}
+    missing = sorted(routes - set(MATRIX))
+    gone = sorted(set(MATRIX) - routes)
+    assert not missing, f"routes missing from the authorization matrix: {missing}"
+    assert not gone, f"the matrix lists routes the app does not have: {gone}"
+
+
+@pytest.mark.parametrize(("path", "method", "case"), list(_cases()))
+def test_who_gets_through(
+    full_app: Starlette, everyone: World, path: str, method: str, case: Case
+) -> None:
+    app, world = full_app, everyone
+    target = fill(path, world, case.variant)
+    for viewer in VIEWERS:
+        with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as client:
+            headers = {}
+            if viewer != "anonymous":
+                headers["X-CSRF-Token"] = sign_in(client, world.people[viewer])
+            before = snapshot(app) if method == "POST" else None
+            body = {} if method == "POST" and target.startswith("/api/") else None
+            reply = client.request(method, target, headers=headers, json=body)
+            assert reply.status_code != 500, f"{viewer}: {method} {target} answered 500"
+            denied = refused(reply, viewer, target)
+            expected = viewer in case.allowed
+            assert denied != expected, (
+                f"{viewer} {'was refused' if denied else 'got through'} on {method} {target} "
+                f"({reply.status_code}); the matrix says {'allowed' if expected else 'refused'}"
+            )
+            if denied and before is not None:
+                assert snapshot(app) == before, f"a refused {method} {target} by {viewer} wrote"
