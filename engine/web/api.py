@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -70,6 +71,10 @@ async def _body(request: Request) -> dict[str, Any]:
         raise ApiError(400, "the request body is not valid JSON") from None
     if not isinstance(parsed, dict):
         raise ApiError(400, "the request body must be a JSON object")
+    try:  # a lone surrogate parses, but can be neither stored nor answered
+        json.dumps(parsed, ensure_ascii=False).encode()
+    except (UnicodeEncodeError, RecursionError):
+        raise ApiError(400, "the request body has a lone surrogate (\\ud800 to \\udfff)") from None
     return parsed
 
 
@@ -82,6 +87,13 @@ def _finite(text: str) -> float:
     if value in (float("inf"), float("-inf")):
         raise ValueError(f"{text} is too large")
     return value
+
+
+def _number(text: str) -> int | None:
+    """``text`` as an id, if it is one: ASCII digits (not ``²`` or ``٣``), at most ``MAX_ID``."""
+    if re.fullmatch(r"[0-9]{1,10}", text) is None or int(text) > MAX_ID:
+        return None
+    return int(text)
 
 
 def _id(request: Request, name: str, what: str) -> int:
@@ -263,8 +275,8 @@ def _filter(db: Any, viewer: Any, params: dict[str, str]) -> inbox.InboxFilter:
     team = params.get("team") or ""
     if team:
         found = db.scalars(select(Team.id).where(Team.slug == team)).first()
-        if found is None and team.isdigit() and int(team) <= MAX_ID:
-            found = db.scalars(select(Team.id).where(Team.id == int(team))).first()
+        if found is None and _number(team) is not None:
+            found = db.scalars(select(Team.id).where(Team.id == _number(team))).first()
         if found is None:
             raise inbox.BadFilter(f"there is no team {team!r}")
         if not viewer.is_admin and found not in viewer.team_ids:
@@ -279,9 +291,9 @@ def _filter(db: Any, viewer: Any, params: dict[str, str]) -> inbox.InboxFilter:
     elif assignee == "none":
         unassigned = True
     elif assignee:
-        if not assignee.isdigit() or int(assignee) > MAX_ID:
+        assignee_id = _number(assignee)
+        if assignee_id is None:
             raise inbox.BadFilter(f"assignee {assignee!r} is not a person id, 'me' or 'none'")
-        assignee_id = int(assignee)
     if assignee_id is not None and not viewer.is_admin and not team and assignee == "me":
         teams = None  # one's own tasks, whichever team they belong to
     return inbox.InboxFilter(
@@ -298,6 +310,8 @@ async def tasks(request: Request) -> Response:
     """GET /api/tasks: a page of tasks of the viewer's teams (any team's for admins)."""
     viewer = viewer_of(request)
     params = dict(request.query_params)
+    if any("\x00" in value for value in params.values()):  # PostgreSQL refuses NUL in text
+        raise ApiError(400, "the query may not contain NUL characters (%00)")
     key = secret_key(request.app.state.settings).encode()
     now = datetime.now(UTC)
 

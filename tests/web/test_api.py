@@ -248,6 +248,45 @@ def test_bad_task_filters_are_400_with_the_message(
         assert_error(client.get("/api/tasks", params=params, headers=headers), 400)
 
 
+def test_odd_numbers_and_nul_in_task_filters_are_400_not_500(
+    client: TestClient, desk: World, session: Session
+) -> None:
+    """Found probing beyond schemathesis's inputs: each of these answered 500 before."""
+    headers = token_of(session, desk.ann)
+    for params in (
+        {"team": "9" * 5000},  # int() refuses more than 4300 digits
+        {"assignee": "9" * 5000},
+        {"team": "\u00b2"},  # '²'.isdigit() is true, int('²') fails
+        {"assignee": "\u00b2"},
+        {"assignee": "\u0663"},  # an Arabic-Indic three is no person id either
+        {"team": "\x00"},  # PostgreSQL refuses NUL in text
+        {"status": "open\x00"},
+    ):
+        assert_error(client.get("/api/tasks", params=params, headers=headers), 400)
+    by_id = client.get("/api/tasks", params={"team": str(desk.helpdesk.id)}, headers=headers)
+    assert by_id.status_code == 200, by_id.text
+
+
+def test_lone_surrogates_in_a_body_are_400_not_500(
+    client: TestClient, desk: World, session: Session
+) -> None:
+    """JSON may escape half a UTF-16 pair, which no database or response can encode."""
+    headers = token_of(session, desk.ann) | {"Content-Type": "application/json"}
+    item = desk.form_task.work_item_id
+    for path, raw in (
+        ("/api/requests", b'{"type": "\\ud800"}'),
+        (f"/api/work-items/{item}/comments", b'{"body": "\\udfff broken", "public": true}'),
+        (f"/api/tasks/{desk.form_task.id}/complete", b'{"outcome": "x", "data": {"\\ud800": 1}}'),
+    ):
+        body = assert_error(client.post(path, content=raw, headers=headers), 400)
+        assert "surrogate" in body["error"]
+    assert count(client, Comment) == 0
+    emoji = client.post(
+        "/api/requests", content=b'{"type": "\\ud83d\\ude00"}', headers=headers
+    )  # a whole pair is a character: no such request type, but no 400 either
+    assert_error(emoji, 404)
+
+
 def test_completion_refusals(client: TestClient, desk: World, session: Session) -> None:
     headers = token_of(session, desk.ann)
     path = f"/api/tasks/{desk.form_task.id}/complete"

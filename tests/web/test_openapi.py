@@ -77,3 +77,15 @@ def test_the_error_schema_matches_a_real_error(client: TestClient) -> None:
     reply = client.get("/api/tasks")
     assert reply.status_code == 401
     jsonschema.validate(reply.json(), schema)
+
+
+def test_503_is_documented_where_the_workflow_engine_is_called(client: TestClient) -> None:
+    """Submitting and completing call Temporal, which may be down; nothing else answers 503."""
+    paths = client.get("/api/openapi.json").json()["paths"]
+    with_503 = {
+        (path, method)
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+        if "503" in operation["responses"]
+    }
+    assert with_503 == {("/api/requests", "post"), ("/api/tasks/{task_id}/complete", "post")}
