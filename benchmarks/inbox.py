@@ -15,7 +15,8 @@ filtering, NULLs-last ordering, the keyset cursor and loading each row's work
 item, team and assignee add on top of it.
 
 ``seed()`` and ``measure_queries()`` are separate so HTTP-level measurements
-can reuse the seeded database.
+(benchmarks/inbox_http.py) reuse the seeded database; ``seed()`` reports its
+progress through ``say`` (``say_to_stderr`` prints a line per step).
 """
 
 from __future__ import annotations
@@ -95,8 +96,19 @@ class Measurement:
 # ------------------------------------------------------------------ seeding --
 
 
+def say_to_stderr(text: str) -> None:
+    """Print one progress line on stderr (figures go to stdout)."""
+    print(f"  {text}", file=sys.stderr, flush=True)
+
+
 def seed(
-    db: Engine, *, tasks: int = 100_000, teams: int = 10, people: int = 200, rng_seed: int = 6
+    db: Engine,
+    *,
+    tasks: int = 100_000,
+    teams: int = 10,
+    people: int = 200,
+    rng_seed: int = 6,
+    say: Callable[[str], None] = lambda _text: None,
 ) -> Seeded:
     """Bulk-insert ``tasks`` open tasks (one work item each) over ``teams`` and ``people``.
 
@@ -138,6 +150,7 @@ def seed(
         for person, mine in teams_of.items():
             for team in mine:
                 members[team].append(person)
+        say(f"{teams} teams and {people} people written; building {tasks:,} tasks")
         first_item = _next_id(connection, "work_item")
         items, rows = [], []
         for n in range(tasks):
@@ -161,9 +174,12 @@ def seed(
         for start in range(0, tasks, CHUNK):
             connection.execute(insert(WorkItem), items[start : start + CHUNK])
             connection.execute(insert(Task), rows[start : start + CHUNK])
+            done = min(start + CHUNK, tasks)
+            say(f"inserted {done:,} of {tasks:,} tasks ({time.perf_counter() - started:.1f} s)")
         if connection.dialect.name == "postgresql":
             connection.execute(text(f"SELECT setval('work_item_id_seq', {first_item + tasks})"))
     if db.dialect.name == "postgresql":
+        say("VACUUM ANALYZE")
         with db.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.exec_driver_sql("VACUUM ANALYZE")  # what autovacuum would have done
     held: dict[int, int] = {}
@@ -316,7 +332,8 @@ def main() -> None:
     backends = ("sqlite", "postgresql") if options.backend == "both" else (options.backend,)
     for backend in backends:
         with database(backend, options.postgres_url) as db:
-            seeded = seed(db, tasks=options.tasks)
+            print(f"{backend}: seeding {options.tasks:,} tasks", file=sys.stderr, flush=True)
+            seeded = seed(db, tasks=options.tasks, say=say_to_stderr)
             print(f"{backend}: seeded in {seeded.seconds:.1f} s", file=sys.stderr, flush=True)
             report(backend, seeded, measure_queries(db, seeded, runs=options.runs))
 
