@@ -54,8 +54,8 @@ MAX_TYPE_NAME = 64
 KEY_FIELD = "idempotency_key"
 CHANNEL = "portal"
 TEMPORAL_DOWN = (
-    "The workflow engine cannot be reached just now, so your request was not sent. "
-    "Your answers are kept below: try again in a minute."
+    "The workflow engine cannot be reached just now, so your request could not be started. "
+    "Your answers are kept below: send the form again in a minute (it still makes one request)."
 )
 STATUS_WORDS = {
     "new": "Received",
