@@ -305,7 +305,12 @@ def test_what_people_typed_comes_back_escaped(
 # ------------------------------------------------------------------ cancel ---
 
 
-def test_only_the_owner_team_and_admins_may_cancel(client: TestClient, desk: Desk) -> None:
+def test_only_the_owner_team_and_admins_may_cancel(
+    client: TestClient, desk: Desk, make_person, session: Session
+) -> None:
+    admin = make_person(name="Ada Admin", roles={"admin"})
+    session.commit()
+    assert f'action="/items/{desk.item.id}/cancel"' in shown(client, admin, desk.item)
     for person in (desk.rita, desk.dan):
         token = sign_in(client, person)
         reply = client.post(
