@@ -78,7 +78,8 @@ def check_email(text: str) -> str:
     email = text.strip().lower()
     local, _, domain = email.partition("@")
     labels = domain.split(".")
-    odd = any(char.isspace() or char in '<>,;"\\' for char in email) or "@" in domain
+    odd = any(not char.isprintable() or char.isspace() or char in '<>,;"\\' for char in email)
+    odd = odd or "@" in domain
     if not local or len(labels) < 2 or "" in labels or odd or len(email) > MAX_EMAIL:
         raise ValueError(f"{email[:60]!r} is not an e-mail address (expected name@example.org)")
     return email
@@ -89,9 +90,18 @@ def check_name(text: str, *, what: str = "the person's full name") -> str:
     name = " ".join(text.split())
     if not name:
         raise ValueError(f"the name is empty: give {what}")
+    check_printable(name, "name")
     if len(name) > MAX_NAME:
         raise ValueError(f"the name is {len(name)} characters long; shorten it to {MAX_NAME}")
     return name
+
+
+def check_printable(text: str, what: str, *, lines: bool = False) -> str:
+    """``text`` if it holds no control characters (``lines``: newlines and tabs allowed)."""
+    allowed = "\r\n\t" if lines else ""
+    if any(not char.isprintable() and char not in allowed for char in text):
+        raise ValueError(f"the {what} contains a control character; retype it without one")
+    return text
 
 
 def check_password(password: str) -> str:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from engine.dsl.types import NAME_PATTERN
 from engine.model import MEMBERSHIP_ROLES, Membership, Person, Team
-from engine.people import Invalid, PeopleError, check_email, check_name, collect
+from engine.people import Invalid, PeopleError, check_email, check_name, check_printable, collect
 
 SLUG = re.compile(NAME_PATTERN)
 MAX_SLUG = 64
@@ -54,7 +54,7 @@ def check_tier(text: str) -> str | None:
     tier = text.strip()
     if len(tier) > MAX_TIER:
         raise ValueError(f"the tier is {len(tier)} characters long; use at most {MAX_TIER}")
-    return tier or None
+    return check_printable(tier, "tier") or None
 
 
 def check_description(text: str) -> str:
@@ -64,7 +64,7 @@ def check_description(text: str) -> str:
             f"the description is {len(description)} characters long; "
             f"shorten it to {MAX_DESCRIPTION}"
         )
-    return description
+    return check_printable(description, "description", lines=True)
 
 
 def check_team_email(text: str) -> str | None:
