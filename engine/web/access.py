@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlencode, urlsplit
 
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import IntegerConvertor, register_url_convertor
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -45,6 +46,21 @@ if TYPE_CHECKING:
     from engine.model import Task, WorkItem
 
 SIGN_IN_PATH = "/sign-in"
+
+
+class IdConvertor(IntegerConvertor):
+    """``{name:int}`` in a path: 1 to 18 digits, so an id always fits a 64-bit column.
+
+    Starlette's own takes any number of digits, and one of thousands fails
+    Python's int conversion limit (a 500); a longer number simply matches no
+    route (404). Registered as ``int`` before any route is declared: this
+    module is where routes are declared from.
+    """
+
+    regex = "[0-9]{1,18}"
+
+
+register_url_convertor("int", IdConvertor())
 
 POLICIES: dict[str, str] = {
     "public": "everyone",

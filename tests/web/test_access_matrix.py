@@ -16,6 +16,7 @@ only a server error (500) fails here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -175,3 +176,17 @@ def test_who_gets_through(
             )
             if denied and before is not None:
                 assert snapshot(app) == before, f"a refused {method} {target} by {viewer} wrote"
+
+
+@pytest.mark.parametrize("digits", [19, 5_000])
+def test_an_id_too_long_for_any_column_matches_no_route(
+    full_app: Starlette, everyone: World, digits: int
+) -> None:
+    with TestClient(full_app, raise_server_exceptions=False, follow_redirects=False) as client:
+        token = sign_in(client, everyone.people["admin"])
+        for path, method in route_policies(full_app):
+            if ":int}" not in path or method == "HEAD":
+                continue
+            target = fill(re.sub(r"\{\w+:int\}", "9" * digits, path), everyone, "own")
+            reply = client.request(method, target, headers={"X-CSRF-Token": token})
+            assert reply.status_code == 404, f"{method} {target[:60]}...: {reply.status_code}"
