@@ -103,9 +103,7 @@ class DayOff(IdMixin, Base):
     __tablename__ = "helpdesk_day_off"
     __table_args__ = (UniqueConstraint("calendar_id", "day"),)
 
-    calendar_id: Mapped[int] = mapped_column(
-        ForeignKey("helpdesk_calendar.id", ondelete="CASCADE")
-    )
+    calendar_id: Mapped[int] = mapped_column(ForeignKey("helpdesk_calendar.id", ondelete="CASCADE"))
     day: Mapped[date]
     name: Mapped[str] = mapped_column(String(200), default="")
 
@@ -168,9 +166,7 @@ class AssignmentRule(Base):
         ForeignKey("team.id", ondelete="CASCADE"), primary_key=True
     )
     rule: Mapped[str] = mapped_column(String(16), default="manual")
-    last_person_id: Mapped[int | None] = mapped_column(
-        ForeignKey("person.id", ondelete="SET NULL")
-    )
+    last_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
 
     team: Mapped[Team] = relationship()
     last_person: Mapped[Person | None] = relationship()
