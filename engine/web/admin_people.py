@@ -78,6 +78,11 @@ def _status(person: Person) -> str:
     return "Active" if person.password_hash else "Active, no password yet"
 
 
+def _teams_text(person: Person) -> str:
+    names = [m.team.name + (" (lead)" if m.role == "lead" else "") for m in person.memberships]
+    return ", ".join(sorted(names)) or "—"
+
+
 def _rows(db: Session, q: str, role: str, status: str, after: str) -> list[PersonRow]:
     query = select(Person).options(
         selectinload(Person.roles),
@@ -104,13 +109,7 @@ def _rows(db: Session, q: str, role: str, status: str, after: str) -> list[Perso
             email=person.email,
             roles=role_text(person.role_names),
             level=person.level or "—",
-            teams=", ".join(
-                sorted(
-                    m.team.name + (" (lead)" if m.role == "lead" else "")
-                    for m in person.memberships
-                )
-            )
-            or "—",
+            teams=_teams_text(person),
             status=_status(person),
         )
         for person in people
