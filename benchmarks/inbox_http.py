@@ -63,6 +63,8 @@ class Endpoint:
     """Sent with the bearer token; otherwise with the session cookie."""
     samples: list[float] = field(default_factory=list)
     busy: float = 0.0
+    errors: int = 0
+    """Requests the server dropped without an answer (counted, not timed)."""
     """Seconds spent with this endpoint's requests in flight (for requests/s)."""
 
     @property
@@ -210,7 +212,11 @@ async def fire(client: httpx.AsyncClient, endpoint: Endpoint, count: int, concur
         while left > 0:
             left -= 1
             started = time.perf_counter()
-            reply = await client.get(endpoint.path)
+            try:
+                reply = await client.get(endpoint.path)
+            except httpx.TransportError:
+                endpoint.errors += 1
+                continue
             endpoint.samples.append((time.perf_counter() - started) * 1000)
             if reply.status_code != 200:
                 problem = f"{endpoint.path} answered {reply.status_code}: {reply.text[:300]}"
@@ -239,7 +245,7 @@ async def measure(
         for endpoint in measured:  # warm up: connections, caches, the first render
             await fire(api if endpoint.api else cookie, endpoint, concurrency, concurrency)
             endpoint.samples.clear()
-            endpoint.busy = 0.0
+            endpoint.busy, endpoint.errors = 0.0, 0
         per_round = max(1, requests // rounds)
         for _ in range(rounds):
             for endpoint in measured:
@@ -256,12 +262,13 @@ def report(backend: str, concurrency: int, measured: list[Endpoint]) -> None:
     )
     print(
         f"{'endpoint':44} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>7} {'p50 ratio':>9}"
+        f" {'dropped':>7}"
     )
     for e in measured:
         ratio = e.quantile(50) / base[e.baseline].quantile(50)
         print(
             f"{e.name:44} {e.quantile(50):8.1f} {e.quantile(95):8.1f} {e.quantile(99):8.1f} "
-            f"{len(e.samples) / e.busy:7.0f} {ratio:8.1f}x"
+            f"{len(e.samples) / e.busy:7.0f} {ratio:8.1f}x {e.errors:7}"
         )
     inbox = [e for e in measured if e.name not in base]
     worst = max(inbox, key=lambda e: e.quantile(95))
