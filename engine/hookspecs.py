@@ -22,12 +22,13 @@ import pluggy
 
 if TYPE_CHECKING:
     import click
-    from sqlalchemy.orm import Session
+    from sqlalchemy.orm import Session, sessionmaker
     from starlette.routing import BaseRoute
 
     from engine.config import Settings
     from engine.contrib import MigrationBranch, NavItem, ReportSpec, RequestType
     from engine.model import Event
+    from engine.plugins import PluginManager
 
 PROJECT = "tierflow"
 
@@ -99,20 +100,26 @@ def tierflow_register_migrations() -> MigrationBranch | None:
 
 
 @hookspec
-def tierflow_register_actions() -> Iterable[Callable[..., Any]] | None:
+def tierflow_register_actions(
+    pm: PluginManager, sessions: sessionmaker[Session]
+) -> Iterable[Callable[..., Any]] | None:
     """Return the actions a plugin contributes to workflows.
 
     Each action is a Temporal activity function (``@activity.defn`` with a
     namespaced ``name`` such as ``"helpdesk.escalate"``) taking one dataclass
-    argument. Called once by each worker at start-up, which registers every
-    action; a workflow's ``action:`` step names one. All results are
+    argument (:class:`~engine.contrib.ActionInput`). ``sessions`` makes the
+    worker's database sessions (bind actions to it, e.g. as methods of an
+    object holding it) and ``pm`` is the plugin manager, for recording events.
+    Called once by each worker at start-up, which registers every action, and
+    by the workflow validator, which only reads their names (``sessions`` is
+    then unbound); a workflow's ``action:`` step names one. All results are
     collected; two plugins contributing the same name stop start-up.
 
     Example::
 
         @hookimpl
-        def tierflow_register_actions():
-            return [escalate, compute_sla]
+        def tierflow_register_actions(pm, sessions):
+            return HelpdeskActions(pm, sessions).all()
     """
 
 

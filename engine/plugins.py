@@ -222,6 +222,7 @@ def unique_by(
     pm: PluginManager,
     hook: str,
     key: str,
+    /,
     *,
     expect: type | tuple[type, ...] | None = None,
     **kwargs: Any,

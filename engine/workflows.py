@@ -119,8 +119,9 @@ def action_names(pm: PluginManager) -> frozenset[str]:
     not actions. Activities are only listed here, never run, so the session
     factory is an unbound one.
     """
-    core = CoreActivities(pm, sessionmaker()).all()
-    plugins = unique_by(pm, "tierflow_register_actions", "name")
+    unbound: sessionmaker[Session] = sessionmaker()
+    core = CoreActivities(pm, unbound).all()
+    plugins = unique_by(pm, "tierflow_register_actions", "name", pm=pm, sessions=unbound)
     return frozenset(getattr(fn, "__temporal_activity_definition").name for fn in core) | set(
         plugins
     )

@@ -85,6 +85,6 @@ def worker_activities(
 ) -> list[Callable[..., Any]]:
     """The engine's activities plus every plugin action; a name contributed twice is an error."""
     core = CoreActivities(pm, sessions)
-    actions = unique_by(pm, "tierflow_register_actions", "name")
+    actions = unique_by(pm, "tierflow_register_actions", "name", pm=pm, sessions=sessions)
     tasks = TaskActivities(pm, sessions)
     return [*core.all(), *tasks.all(), *actions.values()]
