@@ -1,13 +1,21 @@
-"""Hook implementations of the help desk plugin."""
+"""Hook implementations of the help desk plugin.
+
+Each part of the help desk (SLA clocks, the lifecycle actions, ticket facts,
+assignment, phone intake …) lives in a module of its own; this module only
+hands their contributions to the engine.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from engine.contrib import MigrationBranch, RequestType
 from engine.hookspecs import hookimpl
+from engine.model import Event
+from engine.plugins import PluginManager
 from plugins.helpdesk import demo, models
 
 HERE = Path(__file__).parent
@@ -31,6 +39,31 @@ def tierflow_load_demo_data(session: Session) -> None:
 @hookimpl
 def tierflow_register_workflow_dirs() -> list[Path]:
     return [HERE / "workflows"]
+
+
+@hookimpl
+def tierflow_register_template_dirs() -> list[Path]:
+    return [HERE / "templates"]
+
+
+@hookimpl
+def tierflow_register_actions(pm: PluginManager, sessions: sessionmaker[Session]) -> list[Any]:
+    return []
+
+
+@hookimpl
+def tierflow_register_routes() -> list[Any]:
+    return []
+
+
+@hookimpl
+def tierflow_register_navigation() -> list[Any]:
+    return []
+
+
+@hookimpl
+def tierflow_event_recorded(event: Event, session: Session) -> None:
+    """Each part that follows the audit trail sees every event, in this order."""
 
 
 @hookimpl
