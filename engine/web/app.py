@@ -31,6 +31,7 @@ from engine.web.access import (
 from engine.web.auth import AuthMiddleware
 from engine.web.csrf import FIELD as CSRF_FIELD
 from engine.web.csrf import CSRFMiddleware, csrf_token
+from engine.web.hygiene import HygieneMiddleware
 from engine.web.temporal import TemporalLink
 
 HERE = Path(__file__).parent
@@ -123,6 +124,7 @@ def create_app(
     ]
     routes += [route for _, route in pm.collect("tierflow_register_routes", expect=BaseRoute)]
     middleware = [
+        Middleware(HygieneMiddleware),
         Middleware(AuthMiddleware, db=db, settings=settings, skip=("/static/",)),
         Middleware(CSRFMiddleware, secret=secret_key(settings), settings=settings),
     ]

@@ -36,6 +36,7 @@ SQL = (
     "%' UNION SELECT email, password_hash FROM person --",
     "\\'; DELETE FROM work_item; --",
     "desc, (SELECT 1)",
+    "x\x00y",
 )
 PARAMS = (
     "q", "view", "team", "sort", "status", "assignee", "after", "next", "filter",
