@@ -374,19 +374,47 @@ def build_model(form: Form, name: str = "Form") -> type[BaseModel]:
 def validate_submission(
     form: Form, data: Any
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """Check ``data`` against ``form``: ``(clean values, [])`` or ``(None, field errors)``."""
+    """Check ``data`` against ``form``: ``(clean values, [])`` or ``(None, field errors)``.
+
+    A text holding a NUL character is refused in every field (no database
+    stores one in text; PostgreSQL refuses it outright).
+    """
+    errors: list[dict[str, Any]] = _nul_errors(data)
     try:
         clean = form.model.model_validate(data)
     except ValidationError as exc:
-        errors: list[dict[str, Any]] = []
+        seen = {error["field"] for error in errors}
         for error in exc.errors():
             cause = error.get("ctx", {}).get("error")
-            if isinstance(cause, FormErrors):
-                errors.extend(cause.errors)
-            else:
-                errors.append({"field": ".".join(map(str, error["loc"])), "message": error["msg"]})
+            found = (
+                cause.errors
+                if isinstance(cause, FormErrors)
+                else [{"field": ".".join(map(str, error["loc"])), "message": error["msg"]}]
+            )
+            errors.extend(e for e in found if e["field"] not in seen)
         return None, errors
-    return clean.model_dump(), []
+    return (None, errors) if errors else (clean.model_dump(), [])
+
+
+NUL_MESSAGE = "contains a NUL character, which no field accepts; remove it"
+
+
+def _nul_errors(data: Any) -> list[dict[str, Any]]:
+    if not isinstance(data, dict):
+        return []
+    return [
+        {"field": str(name), "message": NUL_MESSAGE}
+        for name, value in data.items()
+        if any("\x00" in text for text in _texts(value))
+    ]
+
+
+def _texts(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [item for item in value if isinstance(item, str)]
+    return []
 
 
 __all__ = ["Choice", "Form", "FormErrors", "FormField", "Name", "Outcome", "validate_submission"]

@@ -500,3 +500,19 @@ def test_the_web_form_and_inbox_modules_do_not_import_starlette() -> None:
             node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
         }
         assert not [name for name in imported if name.split(".")[0] == "starlette"], module
+
+
+def test_a_nul_character_is_a_field_error_in_every_text_and_choice() -> None:
+    form = form_of(
+        {"name": "summary", "required": True},
+        {"name": "tags", "type": "multi-choice", "choices": ["a", "b"]},
+        {"name": "count", "type": "number"},
+    )
+    clean, errors = validate_submission(form, {"summary": "screen\x00black", "tags": ["a\x00"]})
+
+    assert clean is None
+    assert {e["field"]: e["message"] for e in errors} == {
+        "summary": "contains a NUL character, which no field accepts; remove it",
+        "tags": "contains a NUL character, which no field accepts; remove it",
+    }
+    assert validate_submission(form, {"summary": "fine", "tags": ["a"]})[1] == []
