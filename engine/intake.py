@@ -107,6 +107,23 @@ def intake_for(session: Session, request_types: dict[str, RequestType], name: st
     return Intake(request_type, definition, workflow)
 
 
+def channel_intake(
+    session: Session, request_types: dict[str, RequestType], name: str, channel: str
+) -> Intake:
+    """The intake of request type ``name`` if it takes requests by ``channel``.
+
+    :class:`UnknownRequestType` (404) if there is no such type, its workflow is
+    not deployed, or it does not take ``channel``; the message says which.
+    """
+    intake = intake_for(session, request_types, name)
+    if channel not in intake.channels:
+        raise UnknownRequestType(
+            f"request type '{name}' does not take requests by {channel}; it takes them by: "
+            f"{', '.join(sorted(intake.channels))}"
+        )
+    return intake
+
+
 def check_submission(intake: Intake, submission: Submission) -> dict[str, Any]:
     """The submission's clean data, or :class:`IntakeInvalid` naming every field at fault."""
     if submission.channel not in intake.channels:

@@ -16,7 +16,7 @@ from engine.contrib import MigrationBranch, RequestType
 from engine.hookspecs import hookimpl
 from engine.model import Event
 from engine.plugins import PluginManager
-from plugins.helpdesk import demo, models
+from plugins.helpdesk import calls, demo, models
 
 HERE = Path(__file__).parent
 
@@ -53,12 +53,12 @@ def tierflow_register_actions(pm: PluginManager, sessions: sessionmaker[Session]
 
 @hookimpl
 def tierflow_register_routes() -> list[Any]:
-    return []
+    return [*calls.ROUTES]
 
 
 @hookimpl
 def tierflow_register_navigation() -> list[Any]:
-    return []
+    return [*calls.NAVIGATION]
 
 
 @hookimpl

@@ -118,6 +118,10 @@ MATRIX: dict[tuple[str, str], tuple[Case, ...]] = {
     ("/admin/teams/{team_id:int}/members", "POST"): same(ADMINS),
     ("/admin/teams/{team_id:int}/members/{person_id:int}", "POST"): same(ADMINS),
     ("/admin/teams/{team_id:int}/members/{person_id:int}/remove", "POST"): same(ADMINS),
+    # the help desk: logging a call
+    ("/helpdesk/calls/new", "GET"): same(AGENTS),
+    ("/helpdesk/calls/new/{request_type}", "GET"): same(AGENTS),
+    ("/helpdesk/calls/new/{request_type}", "POST"): same(AGENTS),
     # the JSON API
     ("/api/requests", "POST"): same(SIGNED_IN),
     ("/api/work-items/{item_id:int}", "GET"): objects(SEES_A, SEES_B),
