@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from temporalio import activity
 
 from engine.model import Event
 from engine.model.base import utcnow
@@ -29,7 +30,10 @@ def record_event(
     """Append an event and tell subscribers (``tierflow_event_recorded``) in the same transaction.
 
     With a ``key``, recording the same event again returns the first one and
-    tells nobody twice: that is what makes activities safe to retry.
+    tells nobody twice: that is what makes activities safe to retry. Without
+    ``at`` it happens now: in an activity, at the time the workflow's run is at
+    (the attempt's start as Temporal records it), so that a run on the
+    time-skipping test server writes its history at the times the run saw.
     """
     if key is not None:
         existing = session.scalars(select(Event).filter_by(idempotency_key=key)).one_or_none()
@@ -42,7 +46,7 @@ def record_event(
         actor_id=actor_id,
         team_id=team_id,
         idempotency_key=key,
-        occurred_at=at or utcnow(),
+        occurred_at=at or event_time(),
     )
     try:
         with session.begin_nested():
@@ -52,5 +56,12 @@ def record_event(
             raise
         # another process recorded the same key between our look-up and insert
         return session.scalars(select(Event).filter_by(idempotency_key=key)).one()
-    pm.call("tierflow_event_recorded", event=event, session=session)
+    pm.call("tierflow_event_recorded", event=event, session=session, pm=pm)
     return event
+
+
+def event_time() -> datetime:
+    """Now, or in a Temporal activity the start of its current attempt (the run's clock)."""
+    if activity.in_activity():
+        return activity.info().started_time.astimezone(UTC)
+    return utcnow()

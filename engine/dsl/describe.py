@@ -110,6 +110,8 @@ def _details(step: Step) -> list[str]:
         lines.append(f"retry: up to {step.retry.max_attempts} attempts")
     if step.timeout is not None:
         lines.append(f"timeout: {format_duration(step.timeout)}")
+    if step.beside is not None:
+        lines.append(f"beside: {step.beside} (runs beside the run; started again, it restarts)")
     return lines + [f"set: vars.{name} = {value}" for name, value in step.set.items()]
 
 

@@ -134,6 +134,8 @@ def _leave(chart: _Chart, visit: StepVisit, pad: str) -> None:
     after = join_id(visit.parallel.id) if visit.parallel is not None else DONE
     following = node_id(visit.following.id) if visit.following is not None else after
     _flow(chart, step, source, following, after)
+    if step.beside is not None:
+        chart.edge(me, node_id(step.beside), "beside", dashed=True)
     if step.task is not None:
         for rule in step.task.overdue:
             if rule.escalate:

@@ -1,6 +1,6 @@
 """The step graph of a workflow: ids, where each step goes, what runs, what loops.
 
-Checked here: a step id used twice; ``goto``/``otherwise``/``next``/``escalate``
+Checked here: a step id used twice; ``goto``/``otherwise``/``next``/``beside``/``escalate``
 to a missing step, or out of (into) a parallel branch; and, once every step
 has loaded, steps that nothing reaches and loops with no task or wait in them.
 """

@@ -77,6 +77,8 @@ def targets(step: Step) -> Iterator[tuple[str, PathKey, str]]:
                 yield branch.target, (key, index, which), which
     if isinstance(step.next, str):
         yield step.next, ("next",), "next"
+    if step.beside is not None:
+        yield step.beside, ("beside",), "beside"
     for index, rule in enumerate(step.task.overdue if step.task else []):
         if rule.escalate is not None:
             yield rule.escalate, ("task", "overdue", index, "escalate"), "escalate"

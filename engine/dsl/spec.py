@@ -228,6 +228,11 @@ class Step(Strict):
         default_factory=dict, description="assign vars.<name> after the step"
     )
     next: Ident | list[Branch] | None = None
+    beside: Ident | None = Field(
+        default=None,
+        description="after this step, also run the steps from this one beside the run "
+        "(a side path; started again, it restarts)",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -251,6 +256,8 @@ class Step(Strict):
             raise ValueError(
                 f"{'an' if self.kind == 'end' else 'a'} {self.kind} step has no 'next'"
             )
+        if self.kind == "end" and self.beside is not None:
+            raise ValueError("an end step has no 'beside': put it on the step before")
         if self.decide is not None:
             _branches_end_with_otherwise(self.decide, f"decide step '{self.id}'")
         if isinstance(self.next, list):
@@ -262,12 +269,14 @@ class Step(Strict):
         return next(kind for kind in STEP_TYPES if getattr(self, kind) is not None)
 
     def targets(self) -> list[str]:
-        """The step ids this step names (goto, otherwise, next, overdue escalate)."""
+        """The step ids this step names (goto, otherwise, next, beside, overdue escalate)."""
         names: list[str] = []
         for branches in (self.decide, self.next if isinstance(self.next, list) else None):
             names += [branch.target for branch in branches or []]
         if isinstance(self.next, str):
             names.append(self.next)
+        if self.beside is not None:
+            names.append(self.beside)
         if self.task is not None:
             names += [rule.escalate for rule in self.task.overdue if rule.escalate]
         return names

@@ -75,6 +75,7 @@ class Interpreter(StepTypes, HumanTasks):
         self.opening = 0
         self.lists: dict[str, list[Step]] = {}
         self.side_paths: set[asyncio.Future[str]] = set()
+        self.beside: dict[str, asyncio.Future[str]] = {}
         self.side_failure: BaseException | None = None
         self.main: asyncio.Task[Any] | None = None
 
@@ -171,6 +172,8 @@ class Interpreter(StepTypes, HumanTasks):
         await self._item_for(step)
         for name, template in step.set.items():
             self.vars[name] = self._render(step, template, local)
+        if step.beside is not None:
+            self._start_side_path(step, step.beside, restart=True)
         if step.decide is not None:
             return Goto(self._choose(step, step.decide, local))
         if isinstance(step.next, str):
@@ -181,18 +184,26 @@ class Interpreter(StepTypes, HumanTasks):
 
     # -- side paths: escalations that keep their task open ----------------------
 
-    def _start_side_path(self, step: Step, start: str) -> None:
+    def _start_side_path(self, step: Step, start: str, restart: bool = False) -> None:
         """Run the steps from ``start`` (in ``step``'s list) beside the run's own path.
 
         The side path ends at an ``end`` step or the end of its list, without
         ending the run; when the run ends, side paths still going are cancelled
-        (closing their open tasks). A side path that fails fails the run.
+        (closing their open tasks). A side path that fails fails the run. With
+        ``restart`` (a step's ``beside``), one such side path runs per ``start``:
+        a side path from ``start`` still going is cancelled first (a timer reset).
         """
         steps = self.lists[step.id]
         if start not in {each.id for each in steps}:
             raise failed(step, f"escalates to '{start}', which is not in the same list")
+        if restart:
+            running = self.beside.pop(start, None)
+            if running is not None and not running.done():
+                running.cancel()
         side = asyncio.ensure_future(self._side_path(steps, start))
         self.side_paths.add(side)
+        if restart:
+            self.beside[start] = side
 
     async def _side_path(self, steps: list[Step], start: str) -> str:
         try:
