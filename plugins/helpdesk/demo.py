@@ -7,6 +7,7 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from engine.demo import ensure_person, ensure_team, get_or_create
+from plugins.helpdesk import demo_assignment
 from plugins.helpdesk.models import Category
 
 TEAMS = [
@@ -68,3 +69,4 @@ def load(session: Session) -> None:
         get_or_create(
             session, Category, slug=slug, defaults={"name": name, "default_team_id": teams[team].id}
         )
+    demo_assignment.load(session, DOMAIN)

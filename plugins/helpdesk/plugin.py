@@ -16,7 +16,7 @@ from engine.contrib import MigrationBranch, RequestType
 from engine.hookspecs import hookimpl
 from engine.model import Event
 from engine.plugins import PluginManager
-from plugins.helpdesk import calls, demo, models
+from plugins.helpdesk import assignment, calls, demo, models, views_assignment
 
 HERE = Path(__file__).parent
 
@@ -53,17 +53,18 @@ def tierflow_register_actions(pm: PluginManager, sessions: sessionmaker[Session]
 
 @hookimpl
 def tierflow_register_routes() -> list[Any]:
-    return [*calls.ROUTES]
+    return [*calls.ROUTES, *views_assignment.ROUTES]
 
 
 @hookimpl
 def tierflow_register_navigation() -> list[Any]:
-    return [*calls.NAVIGATION]
+    return [*calls.NAVIGATION, *views_assignment.NAVIGATION]
 
 
 @hookimpl
 def tierflow_event_recorded(event: Event, session: Session) -> None:
     """Each part that follows the audit trail sees every event, in this order."""
+    assignment.on_event(event, session)
 
 
 @hookimpl

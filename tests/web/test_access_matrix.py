@@ -122,6 +122,10 @@ MATRIX: dict[tuple[str, str], tuple[Case, ...]] = {
     ("/helpdesk/calls/new", "GET"): same(AGENTS),
     ("/helpdesk/calls/new/{request_type}", "GET"): same(AGENTS),
     ("/helpdesk/calls/new/{request_type}", "POST"): same(AGENTS),
+    # the help desk: assignment rules and skills
+    ("/helpdesk/admin/assignment", "GET"): same(ADMINS),
+    ("/helpdesk/admin/assignment/rules", "POST"): same(ADMINS),
+    ("/helpdesk/admin/assignment/skills", "POST"): same(ADMINS),
     # the JSON API
     ("/api/requests", "POST"): same(SIGNED_IN),
     ("/api/work-items/{item_id:int}", "GET"): objects(SEES_A, SEES_B),
