@@ -376,14 +376,18 @@ def scenario_paths(pm: PluginManager, workflows_dir: Path, paths: Sequence[Path]
 
     A path is a scenario file, a folder (its scenario files, at any depth) or a
     workflow file (the ``NAME.scenarios.yaml`` beside it). By default: the
-    site's folder and every folder of workflows a plugin ships.
+    site's folder and every folder of workflows a plugin ships, leaving out a
+    plugin's scenarios of a workflow the site replaces with a file of its own.
     """
     found: list[Path] = []
     if not paths:
-        folders = [workflows_dir] if workflows_dir.is_dir() else []
-        folders += [Path(p) for _, p in pm.collect("tierflow_register_workflow_dirs")]
-        for folder in folders:
-            found += scenario_files_in(folder) if folder.is_dir() else []
+        site = service.find_sources(pm, workflows_dir).site
+        replaced = {_workflow_name(path) for path in site if not is_scenario_file(path)} - {""}
+        found += scenario_files_in(workflows_dir) if workflows_dir.is_dir() else []
+        for _, folder in pm.collect("tierflow_register_workflow_dirs"):
+            shipped = scenario_files_in(Path(folder)) if Path(folder).is_dir() else []
+            # a plugin's scenarios test its own version of a workflow, which a site's replaces
+            found += [path for path in shipped if not _replaced(path, replaced)]
     for path in paths:
         if path.is_dir():
             found += scenario_files_in(path)
@@ -452,6 +456,11 @@ def _tested(source: ScenarioFile, broken: dict[Path, str]) -> set[Path]:
     if wanted is not None:
         return {path for path, name in broken.items() if name == wanted}
     return {path.resolve() for path in beside(source.path)}
+
+
+def _replaced(scenarios: Path, names: set[str]) -> bool:
+    """Whether the workflow beside ``scenarios`` is one the site replaces by a file of its own."""
+    return any(path.is_file() and _workflow_name(path) in names for path in beside(scenarios))
 
 
 def _workflow_name(path: Path) -> str:
