@@ -16,7 +16,8 @@ from engine.contrib import MigrationBranch, RequestType
 from engine.hookspecs import hookimpl
 from engine.model import Event
 from engine.plugins import PluginManager
-from plugins.helpdesk import assignment, calls, demo, models, views_assignment
+from plugins.helpdesk import assignment, calls, demo, models, views_assignment, views_priority
+from plugins.helpdesk.actions import LifecycleActions
 
 HERE = Path(__file__).parent
 
@@ -48,17 +49,17 @@ def tierflow_register_template_dirs() -> list[Path]:
 
 @hookimpl
 def tierflow_register_actions(pm: PluginManager, sessions: sessionmaker[Session]) -> list[Any]:
-    return []
+    return [*LifecycleActions(pm, sessions).all()]
 
 
 @hookimpl
 def tierflow_register_routes() -> list[Any]:
-    return [*calls.ROUTES, *views_assignment.ROUTES]
+    return [*calls.ROUTES, *views_priority.ROUTES, *views_assignment.ROUTES]
 
 
 @hookimpl
 def tierflow_register_navigation() -> list[Any]:
-    return [*calls.NAVIGATION, *views_assignment.NAVIGATION]
+    return [*calls.NAVIGATION, *views_priority.NAVIGATION, *views_assignment.NAVIGATION]
 
 
 @hookimpl
@@ -76,5 +77,33 @@ def tierflow_register_request_types() -> list[RequestType]:
             workflow="incident",
             description="Something is broken or does not work as it should.",
             category="support",
-        )
+        ),
+        RequestType(
+            "service_request",
+            "Ask for something",
+            workflow="service_request",
+            description="Software, equipment, or a change to how something is set up.",
+            category="requests",
+        ),
+        RequestType(
+            "access_request",
+            "Request access",
+            workflow="access_request",
+            description="Access to a system, a shared folder or a role; a manager approves it.",
+            category="access",
+        ),
+        RequestType(
+            "new_hire",
+            "Onboard a new colleague",
+            workflow="new_hire",
+            description="Accounts and a workstation ready for a new colleague's first day.",
+            category="people",
+        ),
+        RequestType(
+            "leaver",
+            "Offboard a leaver",
+            workflow="leaver",
+            description="Close the accounts and collect the equipment of a colleague who leaves.",
+            category="people",
+        ),
     ]
