@@ -206,6 +206,7 @@ class Interpreter(StepTypes, HumanTasks):
             self.beside[start] = side
 
     async def _side_path(self, steps: list[Step], start: str) -> str:
+        me = asyncio.current_task()  # not in ``finally``: a run evicted from the cache has no loop
         try:
             return await self._run_list(steps, start=start)
         except asyncio.CancelledError:
@@ -217,7 +218,7 @@ class Interpreter(StepTypes, HumanTasks):
                 self.main.cancel()
             return "failed"
         finally:
-            self.side_paths.discard(asyncio.current_task())  # type: ignore[arg-type]
+            self.side_paths.discard(me)  # type: ignore[arg-type]
 
     async def _stop_side_paths(self) -> None:
         going = list(self.side_paths)

@@ -16,7 +16,7 @@ from engine.contrib import MigrationBranch, RequestType
 from engine.hookspecs import hookimpl
 from engine.model import Event
 from engine.plugins import PluginManager
-from plugins.helpdesk import assignment, calls, demo, models, views_assignment, views_priority
+from plugins.helpdesk import assignment, calls, demo, models, sla, views_assignment, views_priority
 from plugins.helpdesk.actions import LifecycleActions
 
 HERE = Path(__file__).parent
@@ -49,7 +49,7 @@ def tierflow_register_template_dirs() -> list[Path]:
 
 @hookimpl
 def tierflow_register_actions(pm: PluginManager, sessions: sessionmaker[Session]) -> list[Any]:
-    return [*LifecycleActions(pm, sessions).all()]
+    return [*LifecycleActions(pm, sessions).all(), *sla.SlaActions(pm, sessions).all()]
 
 
 @hookimpl
@@ -66,6 +66,7 @@ def tierflow_register_navigation() -> list[Any]:
 def tierflow_event_recorded(event: Event, session: Session) -> None:
     """Each part that follows the audit trail sees every event, in this order."""
     assignment.on_event(event, session)
+    sla.on_event(event, session)
 
 
 @hookimpl
