@@ -23,15 +23,17 @@ creation of a task assigned to them and their latest ``task_claimed`` event;
 decided (``None`` when the fewest open tasks alone did).
 
 :func:`on_event` applies the rule when the engine records ``task_opened``
-(inside the task-opening transaction): it sets the task's assignee, moves
-``last_person`` on for round robin, and records ``task_assigned`` {task, step,
-rule, person (e-mail), person_id, reason, tie_break, fallback} (or
-``task_not_assigned`` {task, step, rule, reason} when the team has nobody to
-give it to), keyed by the task id so that nothing happens twice; other
-subscribers are told of it like any event. The rule's row is locked (``SELECT ...
-FOR UPDATE``; SQLite serialises writers anyway) so that two tasks opening at
-once for one team are decided one after the other. Loads counted for another
-team's concurrent decision may miss a task not yet committed.
+(inside the task-opening transaction), and again when a task is moved to
+another team's queue (``task_reassigned`` to a team, once per move): it sets
+the task's assignee, moves ``last_person`` on for round robin, and records
+``task_assigned`` {task, step, rule, person (e-mail), person_id, reason,
+tie_break, fallback} (or ``task_not_assigned`` {task, step, rule, reason} when
+the team has nobody to give it to), keyed by the task id so that nothing
+happens twice; other subscribers are told of it like any event. The rule's
+row is locked (``SELECT ... FOR UPDATE``; SQLite serialises writers anyway)
+so that two tasks opening at once for one team are decided one after the
+other. Loads counted for another team's concurrent decision may miss a task
+not yet committed.
 """
 
 from __future__ import annotations
@@ -240,11 +242,22 @@ def choose(session: Session, rule: AssignmentRule, task: Task) -> Choice | str:
 
 
 def on_event(event: Event, session: Session, pm: PluginManager | None = None) -> None:
-    """``tierflow_event_recorded``: apply the team's rule to a task that just opened."""
-    if event.type == "task_opened" and event.team_id is not None:
-        task_id = (event.data or {}).get("task")
-        if isinstance(task_id, int):
-            assign_task(session, task_id, pm, at=event.occurred_at)
+    """``tierflow_event_recorded``: apply the team's rule to a task that opened or moved to it.
+
+    A task moved to another team's queue (``task_reassigned`` to a team, not a
+    person: an overdue rule) is decided again, once per move.
+    """
+    data = event.data or {}
+    task_id = data.get("task")
+    if event.team_id is None or not isinstance(task_id, int):
+        return
+    if event.type == "task_opened":
+        assign_task(session, task_id, pm, at=event.occurred_at)
+        return
+    moved = data.get("to")
+    if event.type == "task_reassigned" and isinstance(moved, dict) and not moved.get("person"):
+        key = f"helpdesk/task/{task_id}/assigned/after/{event.id}"
+        assign_task(session, task_id, pm, at=event.occurred_at, key=key)
 
 
 def assign_task(
@@ -253,12 +266,14 @@ def assign_task(
     pm: PluginManager | None = None,
     *,
     at: datetime | None = None,
+    key: str | None = None,
 ) -> Choice | None:
     """Apply its team's rule to open, unassigned task ``task_id``, once; whom it went to.
 
     Nothing happens for a task that has an assignee, is closed, has no team,
-    whose team's rule is manual, or that was decided before (its key). The
-    event is recorded ``at`` that time (the opening's), else now.
+    whose team's rule is manual, or that was decided before (``key``, by
+    default one per task). The event is recorded ``at`` that time (the
+    opening's), else now.
     """
     task = session.get(Task, task_id)
     if task is None or task.team_id is None or task.assignee_id is not None:
@@ -273,7 +288,7 @@ def assign_task(
     ).one_or_none()
     if rule is None or rule.rule == "manual":
         return None
-    key = f"helpdesk/task/{task.id}/assigned"
+    key = key or f"helpdesk/task/{task.id}/assigned"
     if session.scalar(select(Event.id).where(Event.idempotency_key == key)) is not None:
         return None
     picked = choose(session, rule, task)

@@ -33,7 +33,14 @@ from engine.plugins import create_plugin_manager
 from engine.runtime.activities import worker_activities
 from engine.runtime.binaries import test_server_path
 from engine.runtime.interpreter import Interpreter
-from engine.runtime.messages import COMPLETE_TASK, OpenTask, OpenTaskInput, TaskCompletion, TaskDone
+from engine.runtime.messages import (
+    COMPLETE_TASK,
+    OpenTask,
+    OpenTaskInput,
+    ReassignTaskInput,
+    TaskCompletion,
+    TaskDone,
+)
 from engine.runtime.task_activities import TaskActivities
 from engine.runtime.worker import build_worker
 from engine.web.inbox import InboxFilter, inbox_page
@@ -373,6 +380,24 @@ def test_the_opening_activity_assigns_once_even_when_it_runs_twice(
         assert [row.task_id for row in mine.rows] == [first.task_id]  # Ben's "My tasks"
         queue = InboxFilter(team_ids=(desk.team.id,), unassigned=True)
         assert inbox_page(db, queue, after=None, now=utcnow()).rows == ()
+
+
+def test_a_task_moved_to_another_team_is_decided_by_that_teams_rule_once(
+    desk: Desk, activities: TaskActivities, sessions: sessionmaker[Session], make_team
+) -> None:
+    second = make_team(slug="second-line", name="Second line")
+    expert = desk.make_person(name="Xena", roles={"agent"})
+    desk.session.add(Membership(team_id=second.id, person_id=expert.id))
+    desk.session.add(AssignmentRule(team_id=second.id, rule="least_loaded"))
+    desk.session.commit()  # the desk's own rule: none (manual claim)
+    opened = activities.open_task(opening(desk))
+    move = ReassignTaskInput(opened, key="run/triage/overdue/1", team="second-line")
+    activities.reassign_task(move)
+    with sessions() as db:
+        task = db.get(Task, opened)
+        assert (task.team_id, task.assignee_id) == (second.id, expert.id)
+        [decision] = db.scalars(select(Event.data).filter_by(type="task_assigned")).all()
+        assert (decision["rule"], decision["person"]) == ("least_loaded", expert.email)
 
 
 def test_tasks_opening_at_once_are_spread_evenly_by_round_robin(
