@@ -7,6 +7,7 @@ a test.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,23 @@ class RequestType:
     workflow: str
     description: str = ""
     category: str = ""
+
+
+@dataclass(frozen=True)
+class ItemSection:
+    """A panel a plugin adds to a work item's page (``tierflow_work_item_sections``).
+
+    ``title`` is the panel's heading; ``template`` (a template of the plugin's,
+    e.g. ``"helpdesk/ticket_tier_path.html"``) prints its body and reads
+    ``section.context`` (plain values, computed in Python) and
+    ``section.heading_id`` (the heading's id, for ``aria-labelledby``).
+    Panels are shown lowest ``order`` first, then by title.
+    """
+
+    title: str
+    template: str
+    context: Mapping[str, Any] = field(default_factory=dict)
+    order: int = 100
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,10 @@ if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
     from engine.config import Settings
-    from engine.contrib import MigrationBranch, NavItem, ReportSpec, RequestType
-    from engine.model import Event
+    from engine.contrib import ItemSection, MigrationBranch, NavItem, ReportSpec, RequestType
+    from engine.model import Event, WorkItem
     from engine.plugins import PluginManager
+    from engine.web.access import Viewer
 
 PROJECT = "tierflow"
 
@@ -225,6 +226,30 @@ def tierflow_register_template_dirs() -> Iterable[Path] | None:
     """
 
 
+@hookspec
+def tierflow_work_item_sections(
+    item: WorkItem, viewer: Viewer, session: Session
+) -> Iterable[ItemSection] | None:
+    """Return panels a plugin adds to the page of one work item.
+
+    ``item`` is the work item shown, ``viewer`` the person looking at it
+    (:class:`engine.web.access.Viewer`: roles, teams) and ``session`` a
+    read-only database session. Each :class:`engine.contrib.ItemSection` names
+    a title (the panel's heading), a template (from the plugin's template
+    folder), the context it prints and a sort order. Called by
+    ``engine.web.item_page.load_item_page`` for every ``GET /items/{id}`` the
+    viewer may see; decide here what this viewer may see (return nothing for
+    the others). All results are collected and shown, lowest ``order`` first,
+    after the item's details.
+
+    Example::
+
+        @hookimpl
+        def tierflow_work_item_sections(item, viewer, session):
+            return [ItemSection("Costs", "timekeeping/costs.html", {"rows": costs(session, item)})]
+    """
+
+
 # ---------------------------------------------------------------- reports ---
 
 
@@ -292,19 +317,22 @@ def tierflow_load_demo_data(session: Session) -> None:
 
 
 @hookspec
-def tierflow_event_recorded(event: Event, session: Session) -> None:
+def tierflow_event_recorded(event: Event, session: Session, pm: PluginManager) -> None:
     """React to an event appended to a work item's audit trail.
 
     Called by ``engine.events.record_event`` right after the event row is
     flushed, inside the same transaction (``session``), so what a subscriber
-    writes commits or rolls back with the event. Keep it quick; start
+    writes commits or rolls back with the event. ``pm`` is the plugin manager
+    the event was recorded with: pass it to ``record_event`` to append a
+    follow-up event (give it a key derived from ``event.id``, and never react
+    to your own follow-ups, or subscribers loop). Keep it quick; start
     anything slow as a workflow. All implementations run; one that raises
     aborts the transaction.
 
     Example::
 
         @hookimpl
-        def tierflow_event_recorded(event, session):
+        def tierflow_event_recorded(event, session, pm):
             if event.type == "escalated":
-                notify_owner_team(session, event)
+                notify_owner_team(session, pm, event)
     """

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,9 +20,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from engine.comments import is_staff
+from engine.contrib import ItemSection
 from engine.dsl.forms import Form, FormField
 from engine.dsl.parse import parse_definition
 from engine.model import Event, Person, Task, Team, WorkflowDefinition, WorkItem
+from engine.plugins import PluginManager
 from engine.web.access import Viewer, can_act_on_task, can_view_work_item
 from engine.web.timeline import Moment, Names, for_requester, moment, sentence
 
@@ -71,6 +74,16 @@ class OpenTask:
 
 
 @dataclass(frozen=True)
+class Section:
+    """A plugin's panel as the page prints it: a heading, then the plugin's template."""
+
+    heading_id: str
+    title: str
+    template: str
+    context: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class ItemPage:
     """Everything the work item page prints."""
 
@@ -95,6 +108,7 @@ class ItemPage:
     timeline: list[TimelineEntry]
     comments: list[CommentView]
     tasks: list[OpenTask]
+    sections: list[Section]
     staff: bool
     may_cancel: bool
     is_closed: bool
@@ -126,8 +140,13 @@ def find_item(db: Session, item_id: int, viewer: Viewer) -> WorkItem | None:
     return item if item is not None and can_view_work_item(viewer, item) else None
 
 
-def load_item_page(db: Session, item_id: int, viewer: Viewer, now: datetime) -> ItemPage | None:
-    """The page of work item ``item_id`` for ``viewer``; ``None`` if they may not see it."""
+def load_item_page(
+    db: Session, item_id: int, viewer: Viewer, now: datetime, pm: PluginManager | None = None
+) -> ItemPage | None:
+    """The page of work item ``item_id`` for ``viewer``; ``None`` if they may not see it.
+
+    With ``pm``, plugins add their panels (``tierflow_work_item_sections``).
+    """
     item = find_item(db, item_id, viewer)
     if item is None:
         return None
@@ -164,6 +183,7 @@ def load_item_page(db: Session, item_id: int, viewer: Viewer, now: datetime) -> 
             if staff or c.public
         ],
         tasks=_open_tasks(item, viewer, now) if staff else [],
+        sections=sections(pm, item, viewer, db) if pm is not None else [],
         staff=staff,
         may_cancel=may_cancel(viewer, item),
         is_closed=is_closed(item),
@@ -225,6 +245,25 @@ def _value(value: object, spec: FormField | None) -> str:
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
     return labels.get(str(value), str(value))
+
+
+# ----------------------------------------------------------------- sections ---
+
+
+def sections(pm: PluginManager, item: WorkItem, viewer: Viewer, db: Session) -> list[Section]:
+    """The plugins' panels for ``viewer`` on ``item``, lowest ``order`` first, then by title."""
+    found = pm.collect(
+        "tierflow_work_item_sections", expect=ItemSection, item=item, viewer=viewer, session=db
+    )
+    ordered = sorted((s for _, s in found), key=lambda s: (s.order, s.title))
+    return [
+        Section(f"section-{n}-{_slug(s.title)}", s.title, s.template, s.context)
+        for n, s in enumerate(ordered, start=1)
+    ]
+
+
+def _slug(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40] or "panel"
 
 
 # ----------------------------------------------------------------- timeline ---

@@ -86,7 +86,7 @@ async def _page(request: Request) -> ItemPage | Response:
 
     def load() -> ItemPage | None:
         with make_read_session_factory(request.app.state.db)() as db:
-            return load_item_page(db, item_id, viewer, now)
+            return load_item_page(db, item_id, viewer, now, request.app.state.pm)
 
     found = await run_in_threadpool(load)
     if found is None:

@@ -12,11 +12,23 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.contrib import MigrationBranch, RequestType
+from engine.contrib import ItemSection, MigrationBranch, RequestType
 from engine.hookspecs import hookimpl
-from engine.model import Event
+from engine.model import Event, WorkItem
 from engine.plugins import PluginManager
-from plugins.helpdesk import assignment, calls, demo, models, sla, views_assignment, views_priority
+from engine.web.access import Viewer
+from plugins.helpdesk import (
+    assignment,
+    calls,
+    demo,
+    facts,
+    models,
+    ownership,
+    sla,
+    views_assignment,
+    views_priority,
+    views_ticket,
+)
 from plugins.helpdesk.actions import LifecycleActions
 
 HERE = Path(__file__).parent
@@ -63,10 +75,19 @@ def tierflow_register_navigation() -> list[Any]:
 
 
 @hookimpl
-def tierflow_event_recorded(event: Event, session: Session) -> None:
+def tierflow_event_recorded(event: Event, session: Session, pm: PluginManager) -> None:
     """Each part that follows the audit trail sees every event, in this order."""
+    facts.on_event(event, session)
+    ownership.on_event(event, session, pm)
     assignment.on_event(event, session)
     sla.on_event(event, session)
+
+
+@hookimpl
+def tierflow_work_item_sections(
+    item: WorkItem, viewer: Viewer, session: Session
+) -> list[ItemSection]:
+    return views_ticket.sections(item, viewer, session)
 
 
 @hookimpl
