@@ -15,7 +15,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.datastructures import FormData
 
-from engine.model import Person, WorkItem
+from engine.model import Person
 from engine.people import EmailTaken, Invalid, PersonDetails, add_person, person_details
 from engine.web.forms import Option, Widget
 
@@ -76,10 +76,7 @@ def identify_caller(db: Session, posted: FormData) -> Caller:
         except Invalid as exc:
             errors = {f"new_{k}": [v] for k, v in exc.errors.items() if k in ("name", "email")}
             return Caller(errors=errors)
-        taken = db.scalars(select(Person.id).where(Person.email == details.email)).first()
-        if taken is not None:
-            return Caller(person_id=taken, new=details)  # the caller decides if it is a repeat
-        return Caller(new=details)
+        return known_caller(db, details) or Caller(new=details)
     if not lookup:
         missing = "give the caller's e-mail or name, or add a new caller below"
         return Caller(errors={"caller": [missing]})
@@ -142,32 +139,41 @@ def new_caller_widgets(posted: FormData | None, errors: dict[str, list[str]]) ->
     ]  # fmt: skip
 
 
-def repeat_or_taken(db: Session, caller: Caller, key: str, definition: str) -> Caller:
-    """A new caller whose e-mail is known: this very form sent again, or somebody else's.
+def known_caller(db: Session, details: PersonDetails) -> Caller | None:
+    """A caller to add whose e-mail is somebody's already (``None`` if it is nobody's).
 
-    A repeat (the form that added them, sent again with its idempotency key)
-    made a ticket for them already: it goes on with them. Otherwise the e-mail
-    is another person's, who is looked up instead, with an error to check it.
+    The same name too: the same person (the form sent twice, or a caller
+    added who was known), so the call goes on with them. Another name: they
+    are looked up instead, with an error asking to check them.
     """
-    repeat = f"{definition}/{caller.person_id}-{key}"
-    made = db.scalars(select(WorkItem.id).where(WorkItem.workflow_id == repeat)).first()
-    if made is not None:
-        return Caller(person_id=caller.person_id)
+    found = db.execute(select(Person.id, Person.name).where(Person.email == details.email)).first()
+    if found is None:
+        return None
+    if " ".join(found.name.split()).casefold() == details.name.casefold():
+        return Caller(person_id=found.id)
     taken = (
-        f"{caller.new.email} exists already, so they are looked up here instead: "
-        "check it is the caller and send the form again"
+        f"{details.email} is {found.name}'s already, so they are looked up here instead: "
+        "check they are the caller and send the form again"
     )
-    return Caller(person_id=caller.person_id, new=caller.new, errors={"caller": [taken]})
+    return Caller(person_id=found.id, new=details, errors={"caller": [taken]})
 
 
 def add_caller(sessions: sessionmaker[Session], caller: Caller) -> Caller:
-    """The new caller added (committed), or the error if their e-mail was taken meanwhile."""
+    """The new caller added (committed); their e-mail taken meanwhile: :func:`known_caller`.
+
+    A double click sends the form twice at once: the second finds the person
+    the first added (same name, same e-mail) and goes on with them.
+    """
+    details = caller.new
+    assert details is not None, "only a new caller is added"
     try:
         with sessions.begin() as db:
-            return Caller(person_id=add_person(db, caller.new).id, new=caller.new)
+            return Caller(person_id=add_person(db, details).id, new=details)
     except EmailTaken:
-        taken = f"{caller.new.email} exists already: find them by e-mail instead"
-        return Caller(errors={"new_email": [taken]})
+        with sessions() as db:
+            return known_caller(db, details) or Caller(
+                errors={"new_email": [f"{details.email} could not be added; send the form again"]}
+            )
 
 
 def as_found(posted: FormData, caller: Caller) -> FormData:

@@ -210,12 +210,9 @@ def call_data(intake: Intake, posted: FormData) -> tuple[dict[str, Any], dict[st
     return data, {}
 
 
-def _identify(request: Request, posted: FormData, key: str, intake: Intake) -> Caller:
+def _identify(request: Request, posted: FormData) -> Caller:
     with make_read_session_factory(request.app.state.db)() as db:
-        caller = callers.identify_caller(db, posted)
-        if caller.new is not None and caller.person_id is not None:
-            caller = callers.repeat_or_taken(db, caller, key, intake.definition.name)
-    return caller
+        return callers.identify_caller(db, posted)
 
 
 async def _visible(request: Request, item_id: int) -> None:
@@ -238,7 +235,7 @@ async def submit_call(request: Request) -> Response:
     posted = await request.form()
     intake = await _loaded(request)
     key = text(posted, KEY_FIELD) or uuid.uuid4().hex
-    caller = await run_in_threadpool(_identify, request, posted, key, intake)
+    caller = await run_in_threadpool(_identify, request, posted)
     if text(posted, "find"):
         return _form_page(request, intake, posted=posted, caller=caller)
     posted = callers.as_found(posted, caller)

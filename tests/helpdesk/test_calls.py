@@ -256,8 +256,21 @@ def test_a_new_caller_is_checked_and_never_a_duplicate(phone: TestClient, people
     assert "the name is empty" in nameless.text
     taken = post(phone, token, new_name="Rita Again", new_email="Rita.Moreau@example.org")
     assert taken.status_code == 422
-    assert "rita.moreau@example.org exists already" in taken.text
+    assert "rita.moreau@example.org is Rita Moreau&#39;s already" in taken.text
     assert 'name="caller" value="rita.moreau@example.org"' in taken.text, "looked up instead"
+    assert count(phone, Person) == 4
+
+
+def test_a_new_caller_who_is_known_by_name_and_email_is_that_person(
+    phone: TestClient, people: People
+) -> None:
+    token = sign_in(phone, people.agent)
+    known = {"new_name": " rita  MOREAU", "new_email": "Rita.Moreau@example.org"}
+    reply = post(phone, token, summary="", **known)
+    assert reply.status_code == 422
+    assert "exists" not in reply.text
+    assert "already" not in reply.text
+    assert "this field is required" in reply.text, "only the missing summary is wrong"
     assert count(phone, Person) == 4
 
 
@@ -364,8 +377,11 @@ async def test_a_call_resolved_on_the_spot_makes_one_phone_ticket_for_a_new_call
             "new_name": "Nina  New", "new_email": "Nina.New@example.org",
             "resolved_on_call": "true", "resolution": "Cleared the Outlook profile cache.",
         }  # fmt: skip
-        replies = [await browser.post("/helpdesk/calls/new/trouble", data=sent) for _ in "12"]
-        assert [r.status_code for r in replies] == [303, 303], replies[0].text[:2000]
+        replies = await asyncio.gather(  # a double click, then the form sent again
+            *(browser.post("/helpdesk/calls/new/trouble", data=sent) for _ in range(2))
+        )
+        replies.append(await browser.post("/helpdesk/calls/new/trouble", data=sent))
+        assert [r.status_code for r in replies] == [303, 303, 303], replies[0].text[:2000]
         [location] = {reply.headers["location"] for reply in replies}
         item_id = int(re.fullmatch(r"/items/(\d+)\?done=call_logged", location).group(1))
         shown = await browser.get(location)
@@ -373,6 +389,7 @@ async def test_a_call_resolved_on_the_spot_makes_one_phone_ticket_for_a_new_call
     with make_read_session_factory(harness.sessions.kw["bind"])() as db:
         [nina] = db.scalars(select(Person).filter_by(email="nina.new@example.org")).all()
         assert (nina.name, nina.role_names, nina.is_staff) == ("Nina New", {"requester"}, False)
+        assert db.scalars(select(WorkItem.id).filter_by(requester_id=nina.id)).all() == [item_id]
         item = db.get(WorkItem, item_id)
         assert (item.channel, item.requester_id, item.title) == (
             "phone",
