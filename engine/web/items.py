@@ -44,6 +44,8 @@ VISIBILITIES = {"internal": False, "public": True}
 NOTICES = {
     "commented": "Your comment was added.",
     "cancelled": "The work item is cancelled; its open tasks were closed.",
+    "call_logged": "The call was logged.",
+    "submitted": "Your request was received. You can follow it here and under Requests.",
 }
 TEMPORAL_DOWN = (
     "The workflow engine cannot be reached just now, so the work item was not cancelled and "
@@ -76,7 +78,10 @@ async def work_item_page(request: Request) -> Response:
     found = await _page(request)
     if isinstance(found, Response):
         return found
-    return _render(request, found, notice=NOTICES.get(request.query_params.get("done", ""), ""))
+    done = (
+        "submitted" if request.query_params.get("submitted") else request.query_params.get("done")
+    )
+    return _render(request, found, notice=NOTICES.get(done or "", ""))
 
 
 async def _page(request: Request) -> ItemPage | Response:

@@ -39,6 +39,8 @@ def build(session: Session, app: Starlette, make_person: Any, make_team: Any) ->
         "own": make_team(slug="helpdesk-l1", name="Help desk", tier="L1"),
         "other": make_team(slug="desktop-support", name="Desktop support", tier="L2"),
     }
+    for slug, tier in (("analysts", "L2"), ("network-l3", "L3"), ("applications-l3", "L3")):
+        make_team(slug=slug, name=slug.title(), tier=tier)  # the shipped workflows name them
     roles = {
         "requester": {"requester"},
         "other_requester": {"requester"},

@@ -442,6 +442,12 @@ NAMES = Names(
         ("created", {"channel": "portal"}, "Rita", "Created through the portal by Rita"),
         ("escalated", {"to": "desktop-support", "reason": "disk failing"}, "Hannah Lee",
          "Escalated to Desktop support (L2) by Hannah Lee — reason: disk failing"),
+        ("escalated", {"from_team": "helpdesk-l1", "to_team": "desktop-support", "from_tier": "L1",
+                       "to_tier": "L2", "reason": "dock"}, "Hannah Lee",
+         "Escalated to Desktop support (L2) by Hannah Lee — reason: dock"),
+        ("de_escalated", {"from_team": "desktop-support", "to_team": "helpdesk-l1",
+                          "reason": "a password reset"}, None,
+         "De-escalated to Help desk (L1) — reason: a password reset"),
         ("status_changed", {"field": "status", "from": "open", "to": "resolved"}, None,
          "Status changed from open to resolved"),
         ("status_changed", {"field": "closed", "from": False, "to": True}, None, "Closed"),
@@ -522,3 +528,26 @@ def test_custom_fields_follow_the_intake_form(session: Session, desk: Desk) -> N
     ]
     assert [(f.label, f.value) for f in custom_fields({"a": {"b": 1}}, None)] == [("a", '{"b": 1}')]
     assert custom_fields("not a mapping", None) == []
+
+
+@pytest.mark.parametrize(
+    ("query", "notice"),
+    [
+        ("submitted=1", "Your request was received."),
+        ("done=call_logged", "The call was logged."),
+        ("done=commented", "Your comment was added."),
+        ("done=%3Cscript%3E", None),
+    ],
+)
+def test_the_page_confirms_what_brought_the_viewer_here(
+    full_app, everyone, query: str, notice: str | None
+) -> None:
+    with TestClient(full_app, follow_redirects=False) as client:
+        sign_in(client, everyone.people["requester"])
+        page = client.get(f"/items/{everyone.items['own'].id}?{query}")
+    assert page.status_code == 200
+    if notice is None:
+        assert 'role="status"' not in page.text
+        assert "<script>" not in page.text
+    else:
+        assert notice in page.text
