@@ -18,9 +18,11 @@ hold the ``agent`` role.
 Ties are broken in a fixed order, so the same data always gives the same
 person: (1) fewest open tasks; (2) longest since their last assignment (never
 assigned counts as longest), where the last assignment is the latest of the
-creation of a task assigned to them and their latest ``task_claimed`` event;
-(3) the lowest person id. The event's ``tie_break`` names the step that
-decided (``None`` when the fewest open tasks alone did).
+creation of a task assigned to them and their latest ``task_claimed`` event,
+looked for among the newest 5,000 tasks and 20,000 events (older counts as
+never, so the cost does not grow with history); (3) the lowest person id.
+The event's ``tie_break`` names the step that decided (``None`` when the
+fewest open tasks alone did).
 
 :func:`on_event` applies the rule when the engine records ``task_opened``
 (inside the task-opening transaction), and again when a task is moved to
@@ -69,15 +71,21 @@ MAX_CATEGORY_DEPTH = 20
 """Parents followed at most (a guard against a cycle in the category tree)."""
 
 
+RECENT_TASKS = 5_000
+RECENT_EVENTS = 20_000
+"""How far back (the newest task and event rows) a last assignment is looked for.
+
+Older ones count as never: the look-up costs the same after years of history.
+"""
+
+
 @dataclass(frozen=True)
 class Candidate:
-    """An eligible person with what the rules compare."""
+    """An eligible person."""
 
     id: int
     email: str
     name: str
-    open_tasks: int = 0
-    last_assigned: datetime = NEVER
 
 
 @dataclass(frozen=True)
@@ -106,49 +114,57 @@ def eligible(session: Session, team_id: int) -> list[Candidate]:
     return [Candidate(pid, email, name) for pid, email, name in rows]
 
 
-def with_loads(session: Session, people: list[Candidate]) -> list[Candidate]:
-    """``people`` with their open tasks (all teams) and last assignment filled in."""
-    ids = [p.id for p in people]
-    if not ids:
-        return []
-    loads = dict(
-        session.execute(
-            select(Task.assignee_id, func.count(Task.id))
-            .where(Task.assignee_id.in_(ids), Task.status == "open")
-            .group_by(Task.assignee_id)
-        )
-        .tuples()
-        .all()
-    )
+def open_tasks(session: Session, ids: list[int]) -> dict[int, int]:
+    """How many open tasks each person holds, in every team (the assignee index)."""
+    counted = session.execute(
+        select(Task.assignee_id, func.count(Task.id))
+        .where(Task.assignee_id.in_(ids), Task.status == "open")
+        .group_by(Task.assignee_id)
+    ).tuples()
+    return {pid: n for pid, n in counted if pid is not None}
+
+
+def last_assigned(session: Session, ids: list[int]) -> dict[int, datetime]:
+    """When each person was last given a task: opened for them, or claimed by them.
+
+    Looked for among the newest :data:`RECENT_TASKS` tasks and
+    :data:`RECENT_EVENTS` events (primary-key ranges); not found: never.
+    """
+    newest_task = session.scalar(select(func.max(Task.id))) or 0
+    newest_event = session.scalar(select(func.max(Event.id))) or 0
     given = session.execute(
         select(Task.assignee_id, func.max(Task.created_at))
-        .where(Task.assignee_id.in_(ids))
+        .where(Task.id > newest_task - RECENT_TASKS, Task.assignee_id.in_(ids))
         .group_by(Task.assignee_id)
     ).tuples()
     claimed = session.execute(
         select(Event.actor_id, func.max(Event.occurred_at))
-        .where(Event.type == "task_claimed", Event.actor_id.in_(ids))
+        .where(
+            Event.id > newest_event - RECENT_EVENTS,
+            Event.type == "task_claimed",
+            Event.actor_id.in_(ids),
+        )
         .group_by(Event.actor_id)
     ).tuples()
     last: dict[int, datetime] = {}
     for pid, at in [*given, *claimed]:
         if pid is not None and at is not None:
             last[pid] = max(last.get(pid, NEVER), at)
-    return [
-        Candidate(p.id, p.email, p.name, loads.get(p.id, 0), last.get(p.id, NEVER)) for p in people
-    ]
+    return last
 
 
-def least_loaded(people: list[Candidate]) -> tuple[Candidate, str | None, str]:
-    """The least loaded of ``people`` (loads filled in), the tie-break used, and why in words."""
+def least_loaded(session: Session, people: list[Candidate]) -> tuple[Candidate, str | None, str]:
+    """The least loaded of ``people``, the tie-break that decided (if any), and why in words."""
     assert people, "least_loaded needs someone to choose from"
-    fewest = min(p.open_tasks for p in people)
-    tied = [p for p in people if p.open_tasks == fewest]
+    loads = open_tasks(session, [p.id for p in people])
+    fewest = min(loads.get(p.id, 0) for p in people)
+    tied = [p for p in people if loads.get(p.id, 0) == fewest]
     reason = f"fewest open tasks ({fewest})"
     if len(tied) == 1:
         return tied[0], None, reason
-    earliest = min(p.last_assigned for p in tied)
-    longest = [p for p in tied if p.last_assigned == earliest]
+    last = last_assigned(session, [p.id for p in tied])
+    earliest = min(last.get(p.id, NEVER) for p in tied)
+    longest = [p for p in tied if last.get(p.id, NEVER) == earliest]
     reason += f", tied with {len(tied) - 1} other(s)"
     if len(longest) == 1:
         return longest[0], "last_assigned", reason + "; longest since their last assignment"
@@ -203,7 +219,7 @@ def skill_match(
 ) -> Choice:
     """The least loaded of the people skilled in ``category``; else of everyone (a fallback)."""
     if category is None:
-        chosen, tie, why = least_loaded(people)
+        chosen, tie, why = least_loaded(session, people)
         return Choice(chosen, "skill_match", f"the item has no category; {why}", tie, True)
     skilled = set(
         session.scalars(
@@ -215,10 +231,10 @@ def skill_match(
     )
     pool = [p for p in people if p.id in skilled]
     if not pool:
-        chosen, tie, why = least_loaded(people)
+        chosen, tie, why = least_loaded(session, people)
         reason = f"nobody in {team} has the skill '{category.slug}'; fell back to {why}"
         return Choice(chosen, "skill_match", reason, tie, True)
-    chosen, tie, why = least_loaded(pool)
+    chosen, tie, why = least_loaded(session, pool)
     return Choice(chosen, "skill_match", f"skilled in '{category.slug}'; {why}", tie)
 
 
@@ -231,9 +247,8 @@ def choose(session: Session, rule: AssignmentRule, task: Task) -> Choice | str:
     if rule.rule == "round_robin":
         chosen, why = round_robin(people, rule.last_person_id)
         return Choice(chosen, "round_robin", why)
-    people = with_loads(session, people)
     if rule.rule == "least_loaded":
-        chosen, tie, why = least_loaded(people)
+        chosen, tie, why = least_loaded(session, people)
         return Choice(chosen, "least_loaded", why, tie)
     return skill_match(session, people, item_category(session, task.work_item_id), team)
 

@@ -44,6 +44,7 @@ from engine.runtime.messages import (
 from engine.runtime.task_activities import TaskActivities
 from engine.runtime.worker import build_worker
 from engine.web.inbox import InboxFilter, inbox_page
+from plugins.helpdesk import assignment
 from plugins.helpdesk import plugin as helpdesk_plugin
 from plugins.helpdesk.assignment import assign_task
 from plugins.helpdesk.models import AssignmentRule, Category, Skill, Ticket
@@ -232,6 +233,24 @@ def test_least_loaded_counts_a_claim_as_an_assignment(desk: Desk) -> None:
     )  # fmt: skip
     desk.rule("least_loaded")
     assert desk.open().assignee_id == ben.id
+
+
+def test_least_loaded_looks_for_the_last_assignment_among_recent_tasks_only(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ann, ben, cat = desk.agents
+    desk.task(assignee=cat, status="completed", created_at=T0)
+    desk.task(assignee=ben, status="completed", created_at=T0 + timedelta(hours=1))
+    desk.task(assignee=ann, status="completed", created_at=T0 + timedelta(hours=2))
+    for _ in range(3):
+        desk.task()  # newer tasks nobody holds
+    desk.rule("least_loaded")
+    monkeypatch.setattr(assignment, "RECENT_TASKS", 4)  # those three and the new one
+    assert desk.open().assignee_id == ann.id  # nobody's last assignment seen: all "never"
+    assert desk.decisions()[-1]["tie_break"] == "person_id"
+    monkeypatch.setattr(assignment, "RECENT_TASKS", 100)
+    assert desk.open().assignee_id == cat.id  # Ben and Cat tie on load; hers is older
+    assert desk.decisions()[-1]["tie_break"] == "last_assigned"
 
 
 def test_least_loaded_spreads_a_burst_evenly(desk: Desk) -> None:
