@@ -7,7 +7,7 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from engine.demo import ensure_person, ensure_team, get_or_create
-from plugins.helpdesk import demo_assignment
+from plugins.helpdesk import demo_assignment, demo_sla
 from plugins.helpdesk.models import Category
 
 TEAMS = [
@@ -70,3 +70,4 @@ def load(session: Session) -> None:
             session, Category, slug=slug, defaults={"name": name, "default_team_id": teams[team].id}
         )
     demo_assignment.load(session, DOMAIN)
+    demo_sla.load(session)

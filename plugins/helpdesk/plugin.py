@@ -27,6 +27,7 @@ from plugins.helpdesk import (
     sla,
     views_assignment,
     views_priority,
+    views_sla,
     views_ticket,
 )
 from plugins.helpdesk.actions import LifecycleActions
@@ -66,12 +67,17 @@ def tierflow_register_actions(pm: PluginManager, sessions: sessionmaker[Session]
 
 @hookimpl
 def tierflow_register_routes() -> list[Any]:
-    return [*calls.ROUTES, *views_priority.ROUTES, *views_assignment.ROUTES]
+    return [*calls.ROUTES, *views_priority.ROUTES, *views_assignment.ROUTES, *views_sla.ROUTES]
 
 
 @hookimpl
 def tierflow_register_navigation() -> list[Any]:
-    return [*calls.NAVIGATION, *views_priority.NAVIGATION, *views_assignment.NAVIGATION]
+    return [
+        *calls.NAVIGATION,
+        *views_priority.NAVIGATION,
+        *views_assignment.NAVIGATION,
+        *views_sla.NAVIGATION,
+    ]
 
 
 @hookimpl

@@ -126,6 +126,23 @@ MATRIX: dict[tuple[str, str], tuple[Case, ...]] = {
     ("/helpdesk/admin/assignment", "GET"): same(ADMINS),
     ("/helpdesk/admin/assignment/rules", "POST"): same(ADMINS),
     ("/helpdesk/admin/assignment/skills", "POST"): same(ADMINS),
+    # the help desk: the impact x urgency priority matrix
+    ("/helpdesk/admin/priority", "GET"): same(ADMINS),
+    ("/helpdesk/admin/priority", "POST"): same(ADMINS),
+    # the help desk: SLA policies and business calendars
+    ("/helpdesk/admin/sla", "GET"): same(ADMINS),
+    ("/helpdesk/admin/sla/policies/new", "GET"): same(ADMINS),
+    ("/helpdesk/admin/sla/policies/new", "POST"): same(ADMINS),
+    ("/helpdesk/admin/sla/policies/{policy_id:int}", "GET"): same(ADMINS),
+    ("/helpdesk/admin/sla/policies/{policy_id:int}", "POST"): same(ADMINS),
+    ("/helpdesk/admin/sla/calendars/new", "GET"): same(ADMINS),
+    ("/helpdesk/admin/sla/calendars/new", "POST"): same(ADMINS),
+    ("/helpdesk/admin/sla/calendars/{calendar_id:int}", "GET"): same(ADMINS),
+    ("/helpdesk/admin/sla/calendars/{calendar_id:int}", "POST"): same(ADMINS),
+    ("/helpdesk/admin/sla/calendars/{calendar_id:int}/days-off", "POST"): same(ADMINS),
+    ("/helpdesk/admin/sla/calendars/{calendar_id:int}/days-off/{day_id:int}/remove", "POST"): same(
+        ADMINS
+    ),
     # the JSON API
     ("/api/requests", "POST"): same(SIGNED_IN),
     ("/api/work-items/{item_id:int}", "GET"): objects(SEES_A, SEES_B),
