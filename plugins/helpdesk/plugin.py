@@ -86,7 +86,7 @@ def tierflow_event_recorded(event: Event, session: Session, pm: PluginManager) -
     facts.on_event(event, session)
     ownership.on_event(event, session, pm)
     assignment.on_event(event, session)
-    sla.on_event(event, session)
+    sla.on_event(event, session, pm)
 
 
 @hookimpl
