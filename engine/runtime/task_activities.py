@@ -17,7 +17,16 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from engine.events import record_event
-from engine.model import Membership, Person, PersonRole, Task, Team, WorkflowDefinition, WorkItem
+from engine.model import (
+    Event,
+    Membership,
+    Person,
+    PersonRole,
+    Task,
+    Team,
+    WorkflowDefinition,
+    WorkItem,
+)
 from engine.model.base import utcnow
 from engine.plugins import PluginManager
 from engine.runtime.messages import (
@@ -193,6 +202,8 @@ class TaskActivities:
             task = session.get(Task, args.task_id, with_for_update=True)
             if task is None or task.status != "open":
                 return  # completed meanwhile: nothing to move
+            if session.scalars(select(Event.id).filter_by(idempotency_key=args.key)).first():
+                return  # moved already by an earlier attempt: what happened since stands
             before = {
                 "team": task.team.slug if task.team else None,
                 "person": task.assignee.email if task.assignee else None,
