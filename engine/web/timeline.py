@@ -138,8 +138,13 @@ def _updated(data: Mapping[str, Any], names: Names) -> str:
     return _changed(what.replace("_", " ").capitalize(), _show)(data, names)
 
 
-def _escalated(data: Mapping[str, Any], names: Names) -> str:
-    return f"Escalated to {names.team(data.get('to'))}"
+def _handed(verb: str) -> Callable[[Mapping[str, Any], Names], str]:
+    """An escalation's sentence: ``to_team`` (``to`` in older events) names where it went."""
+
+    def write(data: Mapping[str, Any], names: Names) -> str:
+        return f"{verb} to {names.team(data.get('to_team') or data.get('to'))}"
+
+    return write
 
 
 def _task_opened(data: Mapping[str, Any], names: Names) -> str:
@@ -221,7 +226,8 @@ _SENTENCES: dict[str, Callable[[Mapping[str, Any], Names], str]] = {
     "team_changed": _team_change("Current team"),
     "assigned": _assigned,
     "updated": _updated,
-    "escalated": _escalated,
+    "escalated": _handed("Escalated"),
+    "de_escalated": _handed("De-escalated"),
     "task_opened": _task_opened,
     "task_completed": _task_event("completed"),
     "task_cancelled": _task_event("cancelled"),
@@ -233,4 +239,4 @@ _SENTENCES: dict[str, Callable[[Mapping[str, Any], Names], str]] = {
     "cancelled": _cancelled,
 }
 
-_WITH_REASON = frozenset({"escalated", "task_cancelled", "cancelled"})
+_WITH_REASON = frozenset({"escalated", "de_escalated", "task_cancelled", "cancelled"})

@@ -48,7 +48,7 @@ def check_priority(value: object) -> int:
     """``value`` as a priority 1..4 (a number or its digits), or :class:`PriorityError`."""
     if isinstance(value, bool):
         value = None
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) == 1:
+    if isinstance(value, str) and value.strip() in ("1", "2", "3", "4"):  # ASCII digits only
         value = int(value.strip())
     if value not in PRIORITIES:
         raise PriorityError(f"a priority is 1 (most urgent) to 4; got {value!r}")

@@ -114,6 +114,7 @@ def fix(diego: Page, reference: str, shoot: Shoot, axe_check: AxeCheck) -> None:
     open_task_from_queue(diego, f"Fix {reference}", shoot, "lifecycle-08-l2-queue")
     axe_check(diego)
     diego.get_by_label("What fixed it").fill("Replaced the dock's power supply.")
+    diego.get_by_role("radiogroup", name="How it was worked on").get_by_label("On site").check()
     shoot(diego, "lifecycle-09-l2-fix-form")
     axe_check(diego)
     diego.get_by_role("button", name="Fixed").click()
