@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from engine.demo import ensure_person, ensure_team, get_or_create
 from plugins.helpdesk import demo_assignment, demo_sla
 from plugins.helpdesk.models import Category
+from plugins.helpdesk.priority import seed_default
 
 TEAMS = [
     ("helpdesk-l1", "Help desk (L1)", "L1", "First contact for every request; owns it to closure."),
@@ -69,5 +70,6 @@ def load(session: Session) -> None:
         get_or_create(
             session, Category, slug=slug, defaults={"name": name, "default_team_id": teams[team].id}
         )
+    seed_default(session)  # the impact x urgency matrix, as an administrator would start it
     demo_assignment.load(session, DOMAIN)
     demo_sla.load(session)
