@@ -85,7 +85,7 @@ def tierflow_event_recorded(event: Event, session: Session, pm: PluginManager) -
     """Each part that follows the audit trail sees every event, in this order."""
     facts.on_event(event, session)
     ownership.on_event(event, session, pm)
-    assignment.on_event(event, session)
+    assignment.on_event(event, session, pm)
     sla.on_event(event, session, pm)
 
 
