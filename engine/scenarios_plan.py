@@ -11,7 +11,7 @@ becomes a :class:`Plan`, with the teams and people the run will need.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -113,12 +113,18 @@ class Plan:
 
 
 def find_subject(
-    source: ScenarioFile, loaded: Sequence[LoadedWorkflow], broken: Mapping[Path, str]
+    source: ScenarioFile,
+    loaded: Sequence[LoadedWorkflow],
+    broken: Mapping[Path, str],
+    replaced: Collection[Path] = frozenset(),
 ) -> tuple[Subject | None, list[Problem]]:
     """The workflow ``source`` tests: ``workflow:`` if given, else the file beside it.
 
     ``broken`` maps workflow files that did not validate to their workflow's
-    name (or to ``""``): a subject among them cannot run.
+    name (or to ``""``): a subject among them cannot run. ``replaced`` are
+    plugin workflow files left out because the site's folder has a workflow
+    of the same name: the file beside ``source`` among them is not tested
+    (the site's, a different workflow, would be).
     """
     assert source.spec is not None
     by_name = {item.workflow.name: item for item in loaded}
@@ -127,15 +133,8 @@ def find_subject(
     if wanted is None:
         files = [path.resolve() for path in beside(source.path)]
         main = next((by_path[path] for path in files if path in by_path), None)
-        bad = next((path for path in files if path in broken), None)
-        if main is None and bad is not None:
-            return None, [_broken(source, (), display_path(bad))]
         if main is None:
-            message = (
-                f"there is no workflow file {files[0].name} beside this file: "
-                "name the workflow tested with 'workflow: <name>'"
-            )
-            return None, [source.problem((), message)]
+            return None, [_nothing_beside(source, files, broken, replaced, by_name)]
     else:
         main = by_name.get(wanted)
         if main is None:
@@ -161,6 +160,36 @@ def find_subject(
         )
         return None, [source.problem(("workflow",) if wanted else (), message)]
     return Subject(main, tuple(family)), []
+
+
+def _nothing_beside(
+    source: ScenarioFile,
+    files: Sequence[Path],
+    broken: Mapping[Path, str],
+    replaced: Collection[Path],
+    by_name: Mapping[str, LoadedWorkflow],
+) -> Problem:
+    """Why no workflow beside ``source`` (``files``) can be tested: it has problems, the
+    site's folder replaces it with its own, or there is none."""
+    bad = next((path for path in files if path in broken), None)
+    if bad is not None:
+        return _broken(source, (), display_path(bad))
+    ours = next((path for path in files if path in replaced), None)
+    if ours is None:
+        return source.problem(
+            (),
+            f"there is no workflow file {files[0].name} beside this file: "
+            "name the workflow tested with 'workflow: <name>'",
+        )
+    name = _workflow_name(ours)
+    site = by_name.get(name)
+    where = f" ({display_path(site.path)})" if site is not None else ""
+    return source.problem(
+        (),
+        f"the workflow beside this file, '{name}' ({display_path(ours)}), is replaced by the "
+        f"site's own '{name}'{where}, which these scenarios do not test: run them with --dir "
+        f"naming a folder without a workflow '{name}'",
+    )
 
 
 def _broken(source: ScenarioFile, path: PathKey, file: str) -> Problem:
@@ -429,6 +458,7 @@ def collect(pm: PluginManager, workflows_dir: Path, paths: Sequence[Path]) -> Co
     stubs = {name for each in files for name in each.stub_names}
     catalog = replace(catalog, actions=catalog.actions | stubs)
     checked = service.check(service.Sources(tuple(known), site), known, catalog)
+    replaced = set(known) - set(checked.files)  # plugin workflows the site's folder replaces
     bad_files = {problem.file for problem in checked.problems}
     broken = {path: _workflow_name(path) for path in known if display_path(path) in bad_files}
     problems = [problem for each in files for problem in each.problems]
@@ -436,10 +466,10 @@ def collect(pm: PluginManager, workflows_dir: Path, paths: Sequence[Path]) -> Co
     for each in files:
         if each.spec is None or each.problems:
             continue
-        subject, found = find_subject(each, checked.loaded, broken)
+        subject, found = find_subject(each, checked.loaded, broken, replaced)
         if found and subject is None:  # the workflow's own problems say what to fix
-            files = [path for path in broken if path in _tested(each, broken)]
-            found += service.problems_in(checked.problems, files)
+            tested = [path for path in broken if path in _tested(each, broken)]
+            found += service.problems_in(checked.problems, tested)
         plan = None
         if subject is not None:
             plan, found = plan_scenarios(each, subject)
