@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from engine.cli import Context, cli
+from engine.plugins import create_plugin_manager
+from engine.scenarios_plan import scenario_paths
 from tests.conftest import Tierflow
 from tests.scenarios.conftest import Site, no_site
 
@@ -297,14 +300,39 @@ def test_paths_folders_workflow_files_and_match(
     by_default = tierflow("workflows", "test", "--dir", str(probe.folder), "-k", "SECOND")
     assert "PASS approved after a second review" in by_default.out
     assert by_default.rc == 0
-    nothing = tierflow("workflows", "test", "--dir", str(probe.folder), "-k", "nothing")
+    # the plugins' scenarios run too (the help desk's leaver has one called "nothing to collect")
+    nothing = tierflow("workflows", "test", "--dir", str(probe.folder), "-k", "no such scenario")
     assert nothing.rc == 1
-    assert nothing.err == "tierflow: error: no scenario name contains 'nothing'\n"
+    assert nothing.err == "tierflow: error: no scenario name contains 'no such scenario'\n"
     empty = tmp_path / "empty"
     empty.mkdir()
     none_there = tierflow("workflows", "test", str(empty))
     assert none_there.rc == 1
     assert "no scenario files (*.scenarios.yaml) in " in none_there.err
-    nowhere = tierflow("workflows", "test", *no_site(tmp_path))
-    assert nowhere.rc == 0
-    assert nowhere.out.startswith("No scenario files (*.scenarios.yaml) in ")
+
+
+def test_a_site_without_scenarios_still_has_the_plugins(tmp_path: Path) -> None:
+    """A site without a folder of its own gets the scenarios of plugins' workflows by default."""
+    pm = create_plugin_manager()
+    found = scenario_paths(pm, tmp_path / "no-site", ())
+    shipped = [
+        path
+        for _, folder in pm.collect("tierflow_register_workflow_dirs")
+        for path in Path(folder).resolve().glob("*.scenarios.yaml")
+    ]
+    assert shipped, "the help desk ships scenarios of its workflows"
+    assert sorted(found) == sorted(shipped)
+
+
+def test_without_any_scenario_file_it_says_where_it_looked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # only with no plugin shipping scenarios: the built-in help desk does
+    bare = Context(create_plugin_manager(entry_points=False))
+    args = ["workflows", "test", *no_site(tmp_path)]
+    rc = cli.main(args=args, prog_name="tierflow", standalone_mode=False, obj=bare)
+    assert rc in (0, None)
+    assert capsys.readouterr().out == (
+        f"No scenario files (*.scenarios.yaml) in {tmp_path / 'no-site'} or any plugin's "
+        "workflow folders: write one beside a workflow (see docs/scenarios.md).\n"
+    )

@@ -20,6 +20,7 @@ from engine.cli import _main
 from engine.runtime.devserver import EmbeddedTemporal
 from engine.runtime.schedules import YAML_NOTE, applied_memo, schedule_id
 from tests.schedules.conftest import workflow_yaml
+from tests.workflows.conftest import plugin_workflows
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("db_engine", "queue")]
 
@@ -37,6 +38,20 @@ WEEKDAYS = """\
   paused: true"""
 
 Tierflow = Callable[..., Awaitable[tuple[int, str, str]]]
+
+SHIPPED = len(plugin_workflows())
+"""Workflows installed plugins ship: deployed beside the test's own (which has another name)."""
+
+
+def summary(created: int = 0, unchanged: int = 0) -> str:
+    """The last line of a deploy's list of workflows: ``1 created, 5 unchanged.``"""
+    counts = {"created": created, "unchanged": unchanged}
+    return ", ".join(f"{n} {what}" for what, n in counts.items() if n) + "."
+
+
+def status_of(out: str, name: str) -> str:
+    """What deploying did with the workflow ``name``, as its line of the output says."""
+    return next(line.split()[0] for line in out.splitlines() if line.split()[1:2] == [name])
 
 
 @pytest.fixture
@@ -111,7 +126,8 @@ async def test_deploy_creates_updates_and_removes_the_schedule(
     workflow_file.write_text(workflow_yaml(name, SATURDAYS))
     rc, out, err = await deploy("--by", "admin@example.org")
     assert rc == 0, err
-    assert out.endswith(f"1 created.\nSchedules:\n  created    {name}\n")
+    assert status_of(out, name) == "created"
+    assert out.endswith(f"{summary(1 + SHIPPED)}\nSchedules:\n  created    {name}\n")
     created = await described(temporal_client, name)
     assert created is not None
     assert applied_memo(temporal_client, created)["cron"] == "30 18 * * 6"
@@ -125,7 +141,7 @@ async def test_deploy_creates_updates_and_removes_the_schedule(
 
     rc, out, err = await deploy()
     assert rc == 0, err
-    assert out.endswith(f"1 unchanged.\nSchedules:\n  unchanged  {name}\n")
+    assert out.endswith(f"{summary(0, 1 + SHIPPED)}\nSchedules:\n  unchanged  {name}\n")
 
     # a file with a problem: nothing is deployed and the schedule stays as it was
     workflow_file.write_text(workflow_yaml(name, WEEKDAYS).replace("end:", "ends:"))
@@ -139,7 +155,8 @@ async def test_deploy_creates_updates_and_removes_the_schedule(
     workflow_file.write_text(workflow_yaml(name, WEEKDAYS))
     rc, out, err = await deploy()
     assert rc == 0, err
-    assert out.endswith(f"1 created.\nSchedules:\n  updated    {name}\n")
+    assert status_of(out, name) == "created"
+    assert out.endswith(f"{summary(1, SHIPPED)}\nSchedules:\n  updated    {name}\n")
     updated = await described(temporal_client, name)
     assert updated is not None
     assert applied_memo(temporal_client, updated)["cron"] == "0 6 * * 1-5"
@@ -151,7 +168,8 @@ async def test_deploy_creates_updates_and_removes_the_schedule(
     workflow_file.write_text(workflow_yaml(name))  # no 'schedule:' any more
     rc, out, err = await deploy()
     assert rc == 0, err
-    assert out.endswith(f"1 created.\nSchedules:\n  deleted    {name}\n")
+    assert status_of(out, name) == "created"
+    assert out.endswith(f"{summary(1, SHIPPED)}\nSchedules:\n  deleted    {name}\n")
     assert await described(temporal_client, name) is None
 
 
@@ -167,7 +185,8 @@ async def test_deploy_without_a_server_deploys_and_says_when_schedules_follow(
 
     rc, out, err = await deploy()
     assert rc == 0, err
-    assert out.endswith("1 created.\n")
+    assert status_of(out, name) == "created"
+    assert out.endswith(f"{summary(1 + SHIPPED)}\n")
     assert (
         "note: the workflows are deployed, but their schedules were not synced: "
         "no Temporal server: TIERFLOW_TEMPORAL_ADDRESS is unset"
@@ -181,11 +200,11 @@ async def test_deploy_without_a_server_deploys_and_says_when_schedules_follow(
     address_file.write_text(temporal_server.address_file.read_text())
 
     rc, out, err = await deploy("--no-schedules")
-    assert (rc, out.endswith("1 unchanged.\n")) == (0, True)
+    assert (rc, out.endswith(f"{summary(0, 1 + SHIPPED)}\n")) == (0, True)
     assert "schedules" not in err
     assert await described(temporal_client, name) is None
 
     rc, out, err = await deploy()
     assert rc == 0, err
-    assert out.endswith(f"1 unchanged.\nSchedules:\n  created    {name}\n")
+    assert out.endswith(f"{summary(0, 1 + SHIPPED)}\nSchedules:\n  created    {name}\n")
     assert await described(temporal_client, name) is not None

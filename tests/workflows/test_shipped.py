@@ -1,4 +1,7 @@
-"""Every shipped workflow and forms file validates, and matches the shipped JSON Schema."""
+"""Every shipped workflow and forms file validates, and matches the shipped JSON Schema.
+
+Shipped: the site's examples (``workflows/``) and every built-in plugin's workflow folder.
+"""
 
 from __future__ import annotations
 
@@ -16,14 +19,27 @@ from engine.demo import load_demo_data
 from engine.dsl.schema import json_schema, json_schema_text
 from engine.migrate import upgrade
 from engine.plugins import create_plugin_manager, load_models, migration_branches
-from tests.workflows.conftest import ROOT
+from tests.workflows.conftest import EXAMPLE_WORKFLOWS, EXAMPLES, ROOT
 
-SHIPPED = sorted(
-    path
-    for path in (ROOT / "workflows").rglob("*.yaml")
-    if not path.name.endswith(".scenarios.yaml")  # scenario files: tests/scenarios
-)
+
+def _yaml_files(folder: Path) -> list[Path]:
+    # scenario files are not workflows: tests/scenarios runs them
+    return sorted(p for p in folder.rglob("*.yaml") if not p.name.endswith(".scenarios.yaml"))
+
+
+SITE_FILES = _yaml_files(ROOT / "workflows")
+PLUGIN_FILES = sorted(p for folder in ROOT.glob("plugins/*/workflows") for p in _yaml_files(folder))
+SHIPPED = sorted(SITE_FILES + PLUGIN_FILES)
 SCHEMA_FILE = ROOT / "workflows" / "schema.json"
+
+
+def _workflows(files: list[Path]) -> dict[str, Path]:
+    """Name → file of the workflows among ``files`` (forms files have no steps)."""
+    loaded = {path: YAML(typ="safe", pure=True).load(path.read_text()) for path in files}
+    return {data["name"]: path for path, data in loaded.items() if "steps" in data}
+
+
+PLUGIN_WORKFLOWS = _workflows(PLUGIN_FILES)
 
 
 def _id(path: Path) -> str:
@@ -31,8 +47,13 @@ def _id(path: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def checked(tmp_path_factory: pytest.TempPathFactory) -> service.Checked:
-    """The shipped files checked like ``deploy`` does, with the demo department's teams."""
+def checked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, service.Checked]:
+    """The shipped files checked like ``deploy`` does, with the demo department's teams.
+
+    Twice: with this repository's ``workflows/`` as the site's folder (its examples'
+    incident.yaml replaces the help desk's, so that one is not checked there), and as
+    a site without workflows of its own sees the plugins' (every plugin file checked).
+    """
     pm = create_plugin_manager()
     url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}"
     db = create_db_engine(url)
@@ -45,20 +66,33 @@ def checked(tmp_path_factory: pytest.TempPathFactory) -> service.Checked:
     teams = service.database_teams(load_settings(database_url=url))
     assert teams.slugs is not None, teams.note
     assert "helpdesk-l1" in teams.slugs
-    sources = service.find_sources(pm, ROOT / "workflows")
     catalog = service.build_catalog(pm, teams.slugs)
-    return service.check(sources, list(sources.files), catalog)
+    sites = {"site": ROOT / "workflows", "plugins": tmp_path_factory.mktemp("empty") / "none"}
+    found = {key: service.find_sources(pm, folder) for key, folder in sites.items()}
+    return {
+        key: service.check(sources, list(sources.files), catalog) for key, sources in found.items()
+    }
 
 
-def test_every_shipped_file_is_found(checked: service.Checked) -> None:
-    assert sorted(checked.files) == SHIPPED
-    names = sorted(item.workflow.name for item in checked.loaded)
-    assert names == ["change", "incident", "patching", "project"]
+def test_every_shipped_file_is_found(checked: dict[str, service.Checked]) -> None:
+    site, plugins = checked["site"], checked["plugins"]
+    assert sorted(plugins.files) == PLUGIN_FILES
+    assert sorted(item.workflow.name for item in plugins.loaded) == sorted(PLUGIN_WORKFLOWS)
+
+    replaced = [path for name, path in PLUGIN_WORKFLOWS.items() if name in EXAMPLE_WORKFLOWS]
+    assert replaced, "the help desk ships an incident workflow, which the examples' replaces"
+    assert sorted(site.files) == sorted(set(SHIPPED) - set(replaced))
+    names = [item.workflow.name for item in site.loaded]
+    assert sorted(names) == sorted({*EXAMPLE_WORKFLOWS, *PLUGIN_WORKFLOWS})  # each once
+    paths = {item.workflow.name: item.path for item in site.loaded}
+    assert paths["incident"] == EXAMPLES / "incident.yaml"  # the site's wins
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=_id)
-def test_shipped_file_has_no_problems(path: Path, checked: service.Checked) -> None:
-    problems = service.problems_in(checked.problems, [path])
+def test_shipped_file_has_no_problems(path: Path, checked: dict[str, service.Checked]) -> None:
+    checks = [each for each in checked.values() if path in each.files]
+    assert checks, f"{_id(path)} was not checked"
+    problems = [p for each in checks for p in service.problems_in(each.problems, [path])]
     assert [str(p) for p in problems] == []
 
 
