@@ -9,7 +9,8 @@ built-in plugins' workflows deployed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from starlette.applications import Starlette
 
 from engine.model import Membership, Person, Task, Team, WorkItem
 from engine.workflows import deploy_all
+from plugins.helpdesk.models import Calendar, DayOff, SlaPolicy
 
 NOT_LOGGED = frozenset({"web_session", "api_token", "sign_in_failure"})
 """Tables a request may write whoever makes it (session bookkeeping), left out of snapshots."""
@@ -31,6 +33,8 @@ class World:
     items: dict[str, WorkItem]
     tasks: dict[str, Task]
     teams: dict[str, Team]
+    others: dict[str, int] = field(default_factory=dict)
+    """Ids of the plugins' own objects that routes name, by the route parameter."""
 
 
 def build(session: Session, app: Starlette, make_person: Any, make_team: Any) -> World:
@@ -76,7 +80,25 @@ def build(session: Session, app: Starlette, make_person: Any, make_team: Any) ->
     deployed = deploy_all(session, app.state.pm, by="matrix", workflows_dir=Path("/nonexistent"))
     assert not deployed.problems, deployed.problems
     session.commit()
-    return World(people, items, tasks, teams)
+    return World(people, items, tasks, teams, helpdesk_objects(session))
+
+
+def helpdesk_objects(session: Session) -> dict[str, int]:
+    """A calendar with a day off and an SLA policy: what the help desk's admin pages name."""
+    calendar = Calendar(slug="office", name="Office", timezone="Europe/Berlin")
+    calendar.days_off.append(DayOff(day=date(2030, 12, 24), name="Christmas Eve"))
+    session.add(calendar)
+    session.flush()
+    policy = SlaPolicy(
+        name="Default", response_minutes=60, resolution_minutes=480, calendar_id=calendar.id
+    )
+    session.add(policy)
+    session.commit()
+    return {
+        "{calendar_id:int}": calendar.id,
+        "{day_id:int}": calendar.days_off[0].id,
+        "{policy_id:int}": policy.id,
+    }
 
 
 def fill(path: str, world: World, variant: str) -> str:
@@ -89,6 +111,7 @@ def fill(path: str, world: World, variant: str) -> str:
         "{name}": "incident",
         "{request_type}": "incident",
         "{schedule_id:path}": "tierflow/incident",
+        **world.others,
     }
     for name, value in values.items():
         path = path.replace(name, str(value))
