@@ -15,6 +15,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    text,
 )
 from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import Mapped, Mapper, mapped_column, relationship
@@ -121,6 +122,14 @@ class Task(IdMixin, CreatedAtMixin, Base):
         CheckConstraint(one_of("status", TASK_STATUSES), name="status"),
         CheckConstraint("occurrence >= 1", name="occurrence_positive"),
         Index(None, "team_id", "status", "due_at"),
+        Index(  # a queue's unassigned tasks by priority, read one priority at a time
+            "ix_task_unassigned_team_id_status_id",
+            "team_id",
+            "status",
+            "id",
+            sqlite_where=text("assignee_id IS NULL"),
+            postgresql_where=text("assignee_id IS NULL"),
+        ),
         Index(None, "assignee_id", "status", "due_at"),
     )
 

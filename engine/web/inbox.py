@@ -10,7 +10,16 @@ directions.
 A nullable sort key is read in two segments, the rows with a value and then
 the rows without, so each query walks the ``(team_id, status, due_at)`` or
 ``(assignee_id, status, due_at)`` index of ``task`` in order and stops after
-one page; several teams are read one by one and merged. A search is a
+one page; several teams are read one by one and merged. The priority lives on
+the work item, where no index of ``task`` can order by it. A queue's
+*unassigned* tasks by priority (what a team picks its next work from) are
+therefore read one priority at a time (1 to 4, then none), each in task id
+order along the partial ``(team_id, status, id) WHERE assignee_id IS NULL``
+index: a page reads about a page's worth of rows per priority it shows, where
+one query sorted every unassigned task of the queue. A priority that few of
+them have is the costly case: finding its rows reads the queue once, without
+sorting it. Other priority orders (a whole queue, "My tasks") still sort their
+scope in one query: no index serves them one priority at a time. A search is a
 substring match (``ILIKE``; SQLite's ``LIKE``, which ignores ASCII case): it
 stops early for a frequent word but reads every task in scope for a rare one,
 so pages should search within a queue, not everything (see
@@ -139,6 +148,13 @@ class _Sort:
     def needs_item(self) -> bool:
         return self.name == "priority"
 
+    @property
+    def values(self) -> tuple[Any, ...] | None:
+        """Every value the column can hold, in this order, if they are few; else None."""
+        if self.name != "priority":
+            return None
+        return tuple(reversed(PRIORITIES)) if self.descending else PRIORITIES
+
 
 _SORT_COLUMNS: dict[str, tuple[InstrumentedAttribute[Any], bool]] = {
     "due": (Task.due_at, True),
@@ -247,7 +263,8 @@ def _page_keys(
         if _needs_item(filter, sort):
             base = base.join(WorkItem, WorkItem.id == Task.work_item_id)
         one_pass = dialect == "postgresql" and not sort.descending and _searching(filter)
-        keys += _keys(session, base, sort, cursor, wanted, one_pass=one_pass)
+        by_value = filter.unassigned and scope is not None and not one_pass
+        keys += _keys(session, base, sort, cursor, wanted, one_pass=one_pass, by_value=by_value)
     if len(scopes) > 1:
         valued = sorted((k for k in keys if k[0] is not None), reverse=sort.descending)
         empty = sorted((k for k in keys if k[0] is None), reverse=sort.descending)
@@ -296,13 +313,15 @@ def _keys(
     wanted: int,
     *,
     one_pass: bool = False,
+    by_value: bool = False,
 ) -> list[tuple[Any, int]]:
     """``(sort value, task id)`` of the first ``wanted`` rows of ``base`` after ``cursor``.
 
     ``one_pass`` reads both segments in one query, for a search on PostgreSQL:
     a search may read every row in scope, and once is half of twice. There,
     indexes keep NULLs last in ascending order, so a frequent word still stops
-    early, in index order.
+    early, in index order. ``by_value`` reads a sort column of few values (the
+    priority) one value at a time, for a scope an index keeps in task id order.
     """
     column, descending = sort.column, sort.descending
     if one_pass:
@@ -312,7 +331,9 @@ def _keys(
     by_id = Task.id.desc() if descending else Task.id.asc()
     keys: list[tuple[Any, int]] = []
     in_nulls = cursor is not None and cursor[0] is None
-    if not in_nulls:
+    if by_value and sort.values is not None and not in_nulls:
+        keys = _keys_by_value(session, base, sort, cursor, wanted)
+    elif not in_nulls:
         query = base.where(column.is_not(None))
         if cursor is not None:
             query = query.where(_beyond(column, descending, *cursor))
@@ -325,6 +346,36 @@ def _keys(
             query = query.where(Task.id < cursor[1] if descending else Task.id > cursor[1])
         query = query.order_by(by_id).limit(wanted - len(keys))
         keys += [(None, task_id) for _, task_id in session.execute(query)]
+    return keys
+
+
+def _keys_by_value(
+    session: Session,
+    base: Select[tuple[Any, int]],
+    sort: _Sort,
+    cursor: tuple[Any, int] | None,
+    wanted: int,
+) -> list[tuple[Any, int]]:
+    """The non-NULL segment of :func:`_keys` for a column of few values, one value at a time.
+
+    Each query asks for one value in task id order, which the index on a
+    team's unassigned tasks serves without sorting; it stops once the page is full.
+    """
+    assert sort.values is not None
+    column, descending = sort.column, sort.descending
+    by_id = Task.id.desc() if descending else Task.id.asc()
+    values = sort.values
+    if cursor is not None:
+        values = values[values.index(cursor[0]) :] if cursor[0] in values else ()
+    keys: list[tuple[Any, int]] = []
+    for value in values:
+        query = base.where(column == value)
+        if cursor is not None and value == cursor[0]:
+            query = query.where(Task.id < cursor[1] if descending else Task.id > cursor[1])
+        query = query.order_by(by_id).limit(wanted - len(keys))
+        keys += [(value, task_id) for _, task_id in session.execute(query)]
+        if len(keys) >= wanted:
+            break
     return keys
 
 
