@@ -13,7 +13,7 @@ from typing import Any
 
 from engine.dsl.durations import format_duration
 from engine.dsl.forms import Form, FormField
-from engine.dsl.spec import Assignee, OverdueRule, Step, Workflow
+from engine.dsl.spec import Assignee, OverdueRule, SignalOffer, Step, Workflow
 from engine.dsl.walk import BranchVisit, StepVisit, walk
 
 INDENT = "    "
@@ -46,11 +46,23 @@ def describe(workflow: Workflow, source: str, shared: Mapping[str, Form] | None 
         lines.append(f"  schedule: {_schedule(workflow)}")
     for name, value in workflow.variables.items():
         lines.append(f"  variable {name} = {_value(value)}")
+    lines += [_signal(name, offer) for name, offer in workflow.signals.items()]
     lines += ["", "Steps"]
     lines += _steps(workflow)
     lines += ["", "Forms"]
     lines += _forms(workflow, shared)
     return "\n".join(lines)
+
+
+def _signal(name: str, offer: SignalOffer) -> str:
+    """``signal requester_replied "Not fixed? Reply" by requester when …, form reply``."""
+    label = f' "{offer.label}"' if offer.label else ""
+    parts = [f"  signal {name}{label} by {' or '.join(offer.who)}"]
+    if offer.when is not None:
+        parts.append(f"when {offer.when}")
+    if offer.form is not None:
+        parts.append(f"form {offer.form}" + (" (its comment is posted)" if offer.comment else ""))
+    return ", ".join(parts)
 
 
 def _schedule(workflow: Workflow) -> str:
@@ -190,6 +202,7 @@ def _overdue(rule: OverdueRule) -> str:
 def _forms(workflow: Workflow, shared: Mapping[str, Form] | None) -> list[str]:
     named = [workflow.start.form] if workflow.start.form else []
     named += [step.task.form for step in workflow.all_steps() if step.task is not None]
+    named += [offer.form for offer in workflow.signals.values() if offer.form is not None]
     lines: list[str] = []
     for name, form in workflow.forms.items():
         lines += _form(name, form, "in this file")

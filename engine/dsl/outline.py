@@ -25,7 +25,7 @@ from engine.dsl.catalog import Catalog
 from engine.dsl.forms import Form
 from engine.dsl.loader import Parsed, PathKey
 from engine.dsl.problems import Problem
-from engine.dsl.spec import Schedule, Start, Step, Workflow
+from engine.dsl.spec import Schedule, SignalOffer, Start, Step, Workflow
 from engine.dsl.suggest import closest
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -103,6 +103,8 @@ class Outline:
     """The names of the file's own forms."""
     variables: frozenset[str] = frozenset()
     """``vars.<name>`` names: declared under ``variables``, or set by ``set`` or ``result``."""
+    signals: dict[str, SignalOffer] = field(default_factory=dict)
+    """The signals people may send (``signals:``) that loaded."""
 
     @classmethod
     def of_workflow(cls, workflow: Workflow) -> Outline:
@@ -124,6 +126,7 @@ class Outline:
             forms=dict(workflow.forms),
             form_names=frozenset(workflow.forms),
             variables=frozenset(variables),
+            signals=dict(workflow.signals),
         )
 
     @classmethod
@@ -144,6 +147,12 @@ class Outline:
         forms, form_names = forms_of({"forms": given(data, "forms", Workflow)})
         name = data.get("name")
         schedule = data.get("schedule")
+        raw_signals = given(data, "signals", Workflow)
+        signals = {
+            key: offer
+            for key, value in (raw_signals.items() if isinstance(raw_signals, dict) else ())
+            if isinstance(key, str) and (offer := valid(SignalOffer, value)) is not None
+        }
         return cls(
             name=name if isinstance(name, str) else "",
             placed=steps.placed,
@@ -154,6 +163,7 @@ class Outline:
             forms=forms,
             form_names=form_names,
             variables=frozenset(variables),
+            signals=signals,
         )
 
     @cached_property
@@ -301,6 +311,11 @@ class Findings:
 
     def add(self, path: PathKey, message: str) -> None:
         line, column = self.parsed.positions.value(path)
+        self.problems[Problem(self.parsed.file, line, column, message)] = None
+
+    def add_at_key(self, path: PathKey, message: str) -> None:
+        """:meth:`add`, at the key of ``path`` rather than at its value."""
+        line, column = self.parsed.positions.key(path)
         self.problems[Problem(self.parsed.file, line, column, message)] = None
 
     def line(self, path: PathKey) -> int:

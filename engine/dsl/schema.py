@@ -46,6 +46,8 @@ def json_schema() -> dict[str, Any]:
         }
     message = definitions["Message"]["properties"]
     message["to"] = {"anyOf": [{"type": "string"}, message["to"]], "title": "To"}
+    offer = definitions["SignalOffer"]["properties"]
+    offer["who"] = {"anyOf": [{"type": "string"}, offer["who"]], "title": "Who"}
     return {
         "$schema": DIALECT,
         "$id": SCHEMA_ID,

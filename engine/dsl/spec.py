@@ -306,6 +306,39 @@ class Schedule(Strict):
     input: dict[str, Any] = Field(default_factory=dict)
 
 
+SIGNAL_SENDERS_HELP = "requester, owner_team, current_team, assignee, role:<role> or team:<slug>"
+
+
+class SignalOffer(Strict):
+    """A signal people may send the run from the work item page (and the API)."""
+
+    label: str = Field(default="", max_length=80, description="the button's text")
+    who: list[str] = Field(min_length=1, description=f"who may send it: {SIGNAL_SENDERS_HELP}")
+    when: Condition | None = Field(
+        default=None, description="a condition over item: the signal is offered while it holds"
+    )
+    form: Name | None = Field(
+        default=None, description="a form of the workflow; its data is the signal's payload"
+    )
+    comment: bool = Field(
+        default=False,
+        description="the form's field 'comment' also becomes a public comment on the item",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_sender(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("who"), str):
+            return {**data, "who": [data["who"]]}
+        return data
+
+    @model_validator(mode="after")
+    def _comment_needs_form(self) -> SignalOffer:
+        if self.comment and self.form is None:
+            raise ValueError("'comment: true' needs a 'form' with a field named 'comment'")
+        return self
+
+
 class Workflow(Strict):
     """A workflow file."""
 
@@ -318,6 +351,9 @@ class Workflow(Strict):
     schedule: Schedule | None = None
     variables: dict[Ident, Any] = Field(default_factory=dict)
     forms: dict[Name, Form] = Field(default_factory=dict)
+    signals: dict[Ident, SignalOffer] = Field(
+        default_factory=dict, description="signals people may send from the work item page"
+    )
     steps: list[Step] = Field(min_length=1)
 
     def all_steps(self) -> list[Step]:

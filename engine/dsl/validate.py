@@ -46,6 +46,7 @@ from engine.dsl.references import (
     check_expressions,
     form_problems,
 )
+from engine.dsl.signal_checks import check_signals
 from engine.dsl.spec import FormFile, Workflow
 from engine.dsl.steprefs import STEP_ATTRIBUTES
 
@@ -73,6 +74,7 @@ def semantic_problems(parsed: Parsed, outline: Outline, known: Known) -> list[Pr
     check_graph(outline, findings)
     check_names(outline, known, findings)
     check_expressions(outline, known, findings)
+    check_signals(outline, known, findings)
     for problem in form_problems(parsed, outline.forms):
         findings.problems[problem] = None
     return list(findings.problems)
@@ -123,6 +125,7 @@ def _outside_forms(workflow: Workflow) -> list[str]:
     """The forms ``workflow`` names but does not define, in the order it names them."""
     names = [step.task.form for step in workflow.all_steps() if step.task is not None]
     names.append(workflow.start.form or "")
+    names += [offer.form or "" for offer in workflow.signals.values()]
     return [name for name in dict.fromkeys(names) if name and name not in workflow.forms]
 
 
