@@ -1,14 +1,15 @@
 """HTTP latency of the inbox (GET /tasks, GET /api/tasks) through the real web app, 100,000 tasks.
 
 Run:  .venv/bin/python benchmarks/inbox_http.py [--database both] [--requests 150]
-                                                [--concurrency 10 50] [--tasks 100000]
+                                                [--concurrency 1 10 50] [--tasks 100000]
 
 Seeds a new database with ``benchmarks.inbox.seed`` (SQLite: a temporary file;
 PostgreSQL: a database of its own on ``--postgres-url``, dropped at the end),
 starts ``tierflow web`` on it in a subprocess (uvicorn, one process, as an
 operator runs it; Temporal is a closed port, which no GET here needs), signs
 the busiest agent in through the sign-in form (session cookie) and gives them a
-personal API token. Then, for each concurrency, it fires ``--requests``
+personal API token. Then, for each concurrency (by default 1, which is
+single-request latency with nothing queued, then 10 and 50), it fires ``--requests``
 requests at each endpoint below from that many concurrent connections
 (httpx's async client, in this process), the endpoints taking turns in
 ``--rounds`` rounds so that machine noise falls on all alike, and prints p50,
@@ -309,7 +310,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=150, help="per endpoint and concurrency")
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[10, 50])
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 10, 50])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
         "--database", choices=("sqlite", "postgres", "postgresql", "both"), default="both"
