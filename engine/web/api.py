@@ -39,6 +39,7 @@ from engine.intake import (
 )
 from engine.model import Task, Team, WorkItem
 from engine.runtime.client import Runtime
+from engine.signals import Checked, SignalError, check_signal, deliver, record_signal
 from engine.web import inbox
 from engine.web.access import can_act_on_task, can_view_work_item, viewer_of
 
@@ -266,6 +267,41 @@ async def comment(request: Request) -> Response:
                     "created_at": _iso(row.created_at)}  # fmt: skip
 
     return JSONResponse(await run_in_threadpool(write), status_code=201)
+
+
+@_handled
+async def signal(request: Request) -> Response:
+    """POST /api/work-items/{id}/signals/{signal}: ``{"data"}`` sends the run a signal."""
+    item_id = _id(request, "item_id", "work item")
+    name: str = request.path_params["signal"]
+    viewer = viewer_of(request)
+    body = await _body(request)
+    state = request.app.state
+
+    def check() -> Checked:
+        with make_read_session_factory(state.db)() as db:
+            item = db.get(WorkItem, item_id)
+            if item is None or not can_view_work_item(viewer, item):
+                raise ApiError(404, f"there is no work item {item_id}")
+            return check_signal(db, item, viewer, name, body.get("data", {}))
+
+    try:
+        checked = await run_in_threadpool(check)
+        await deliver(await _runtime(request), checked)
+    except SignalError as exc:
+        raise ApiError(exc.status, str(exc), exc.errors or None) from None
+    except TemporalError:
+        raise ApiError(503, TEMPORAL_DOWN) from None
+
+    def write() -> None:
+        with state.sessions.begin() as db:
+            record_signal(db, state.pm, checked, viewer)
+
+    await run_in_threadpool(write)
+    return JSONResponse(
+        {"work_item": item_id, "signal": name, "data": checked.data,
+         "commented": bool(checked.comment)}
+    )  # fmt: skip
 
 
 # ------------------------------------------------------------------- tasks ---

@@ -17,7 +17,7 @@ from engine.config import Settings, secret_key
 from engine.contrib import NavItem, RequestType
 from engine.db import make_session_factory
 from engine.plugins import PluginManager, unique_by
-from engine.web import admin, errors, items, openapi, portal, tasks, views
+from engine.web import admin, errors, item_signals, items, openapi, portal, tasks, views
 from engine.web import api as json_api
 from engine.web.access import (
     SIGN_IN_PATH,
@@ -85,6 +85,13 @@ def create_app(
             methods=("POST",),
             name="api.work_item.comment",
         ),
+        api(
+            "/api/work-items/{item_id:int}/signals/{signal}",
+            json_api.signal,
+            allow="signed_in",
+            methods=("POST",),
+            name="api.work_item.signal",
+        ),
         api("/api/tasks", json_api.tasks, allow="agent", name="api.tasks"),
         api(
             "/api/tasks/{task_id:int}/complete",
@@ -120,6 +127,7 @@ def create_app(
         mount("/static", StaticFiles(directory=HERE / "static"), allow="public", name="static"),
         *portal.ROUTES,
         *items.ROUTES,
+        *item_signals.ROUTES,
         *admin.ROUTES,
     ]
     routes += [route for _, route in pm.collect("tierflow_register_routes", expect=BaseRoute)]

@@ -12,20 +12,21 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import UTC, datetime
 from typing import Any
 
-from ruamel.yaml import YAMLError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from engine.comments import is_staff
 from engine.contrib import ItemSection
 from engine.dsl.forms import Form, FormField
-from engine.dsl.parse import parse_definition
-from engine.model import Event, Person, Task, Team, WorkflowDefinition, WorkItem
+from engine.model import Event, Person, Task, Team, WorkItem
 from engine.plugins import PluginManager
+from engine.signals import Offered, item_workflow, offered_now
 from engine.web.access import Viewer, can_act_on_task, can_view_work_item
+from engine.web.forms import FormInput, Widget, widgets
 from engine.web.timeline import Moment, Names, for_requester, moment, sentence
 
 MAX_ID = 2**31 - 1
@@ -113,6 +114,8 @@ class ItemPage:
     may_cancel: bool
     is_closed: bool
     workflow_id: str | None
+    signals: list[Offered] = dataclass_field(default_factory=list)
+    """The signals the viewer may send the item's run now."""
 
     @property
     def can_cancel(self) -> bool:
@@ -188,6 +191,7 @@ def load_item_page(
         may_cancel=may_cancel(viewer, item),
         is_closed=is_closed(item),
         workflow_id=item.workflow_id,
+        signals=offered_now(db, item, viewer),
     )
 
 
@@ -206,21 +210,9 @@ def _moment(value: datetime | None) -> Moment | None:
 
 def intake_form(db: Session, item: WorkItem) -> Form | None:
     """The intake form of the item's workflow (the version it runs), if it has one."""
-    definition = item.definition
-    if definition is None and item.workflow_id:
-        name = item.workflow_id.split("/", 1)[0]
-        query = select(WorkflowDefinition).filter_by(name=name, active=True)
-        definition = db.scalars(query).first()
-    if definition is None:
-        return None
-    try:
-        workflow = parse_definition(
-            definition.source, definition.content_hash, definition.shared_forms or ""
-        )
-    except (ValueError, YAMLError):  # deployed definitions are validated; show raw keys then
-        return None
-    name = workflow.start.form
-    return workflow.forms.get(name) if name else None
+    workflow = item_workflow(db, item)
+    name = workflow.start.form if workflow is not None else None
+    return workflow.forms.get(name) if workflow is not None and name else None
 
 
 def custom_fields(custom: object, form: Form | None) -> list[Field]:
@@ -245,6 +237,39 @@ def _value(value: object, spec: FormField | None) -> str:
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
     return labels.get(str(value), str(value))
+
+
+# ------------------------------------------------------------------ signals ---
+
+
+@dataclass(frozen=True)
+class SignalView:
+    """A signal the page offers: a button, or a small form of its fields."""
+
+    name: str
+    label: str
+    widgets: list[Widget]
+    problem: str = ""
+
+
+def signal_views(
+    offered: list[Offered],
+    kept: str = "",
+    submitted: FormInput | None = None,
+    errors: Mapping[str, list[str]] | None = None,
+    problem: str = "",
+) -> list[SignalView]:
+    """The page's signals; the one named ``kept`` with what was posted and its errors."""
+    return [
+        SignalView(
+            o.name,
+            o.label,
+            widgets(o.form, submitted=submitted if o.name == kept else None,
+                    errors=errors if o.name == kept else None) if o.form else [],
+            problem if o.name == kept else "",
+        )
+        for o in offered
+    ]  # fmt: skip
 
 
 # ----------------------------------------------------------------- sections ---

@@ -32,7 +32,14 @@ from engine.model import Event, WorkItem
 from engine.runtime.client import Runtime
 from engine.web.access import can_view_work_item, page, viewer_of
 from engine.web.errors import error_response
-from engine.web.item_page import MAX_ID, ItemPage, is_closed, load_item_page
+from engine.web.item_page import (
+    MAX_ID,
+    ItemPage,
+    SignalView,
+    is_closed,
+    load_item_page,
+    signal_views,
+)
 from engine.workitems import update_work_item
 
 MAX_REASON = 2_000
@@ -46,6 +53,7 @@ NOTICES = {
     "cancelled": "The work item is cancelled; its open tasks were closed.",
     "call_logged": "The call was logged.",
     "submitted": "Your request was received. You can follow it here and under Requests.",
+    "signalled": "Sent. The work item's workflow has it now.",
 }
 TEMPORAL_DOWN = (
     "The workflow engine cannot be reached just now, so the work item was not cancelled and "
@@ -116,6 +124,7 @@ def _render(
     problem: str = "",
     comment: CommentForm | None = None,
     cancel: CancelForm | None = None,
+    signals: list[SignalView] | None = None,
     status: int = 200,
 ) -> Response:
     return request.app.state.templates.TemplateResponse(
@@ -127,6 +136,7 @@ def _render(
             "problem": problem,
             "comment": comment or CommentForm(),
             "cancel": cancel or CancelForm(),
+            "signals": signals if signals is not None else signal_views(found.signals),
         },
         status_code=status,
     )

@@ -144,6 +144,25 @@ SCHEMAS: dict[str, Any] = {
             "created_at": MOMENT,
         },
     },
+    "SignalSend": {
+        "type": "object",
+        "properties": {
+            "data": {
+                "type": "object",
+                "description": "The signal's form fields (none when it has no form).",
+            },
+        },
+    },
+    "Signalled": {
+        "type": "object",
+        "required": ["work_item", "signal", "data", "commented"],
+        "properties": {
+            "work_item": {"type": "integer"},
+            "signal": {"type": "string"},
+            "data": {"type": "object", "description": "The payload the run received."},
+            "commented": {"type": "boolean", "description": "A public comment was posted."},
+        },
+    },
     "TaskPage": {
         "type": "object",
         "required": ["items", "next"],
@@ -285,6 +304,27 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "201": _json(_ref("Comment"), "The comment was posted."),
                 **_errors(400, 401, 403, 404, 422),
+            },
+        }
+    },
+    "/api/work-items/{item_id}/signals/{signal}": {
+        "post": {
+            "operationId": "signalWorkItem",
+            "summary": "Send a work item's run a signal its workflow offers to the viewer now.",
+            "parameters": [
+                _id("item_id", "work item"),
+                {
+                    "name": "signal",
+                    "in": "path",
+                    "required": True,
+                    "description": "The signal's name, as the workflow's 'signals:' has it.",
+                    "schema": {"type": "string"},
+                },
+            ],
+            "requestBody": _body("SignalSend"),
+            "responses": {
+                "200": _json(_ref("Signalled"), "The run has the signal; it is recorded."),
+                **_errors(400, 401, 403, 404, 409, 422, 503),
             },
         }
     },

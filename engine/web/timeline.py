@@ -17,7 +17,9 @@ from typing import Any
 LONGEST_VALUE = 200
 """Values shown in a sentence are cut to this many characters."""
 
-REQUESTER_EVENTS = frozenset({"created", "status_changed", "cancelled", "commented", "notified"})
+REQUESTER_EVENTS = frozenset(
+    {"created", "status_changed", "cancelled", "commented", "notified", "signalled"}
+)
 """The event types a requester sees on their own item (internal comments excepted)."""
 
 
@@ -191,6 +193,10 @@ def _cancelled(data: Mapping[str, Any], names: Names) -> str:
     return "Cancelled"
 
 
+def _signalled(data: Mapping[str, Any], names: Names) -> str:
+    return f"Signal {_show(data.get('signal') or 'unnamed')} sent"
+
+
 def _generic(type: str, data: Mapping[str, Any]) -> str:
     what = type.replace("_", " ").replace(".", " ").strip().capitalize() or "Event"
     shown = ", ".join(f"{_show(key)}: {_show(value)}" for key, value in data.items())
@@ -237,6 +243,7 @@ _SENTENCES: dict[str, Callable[[Mapping[str, Any], Names], str]] = {
     "notified": _notified,
     "commented": _commented,
     "cancelled": _cancelled,
+    "signalled": _signalled,
 }
 
 _WITH_REASON = frozenset({"escalated", "de_escalated", "task_cancelled", "cancelled"})

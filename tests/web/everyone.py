@@ -109,6 +109,7 @@ def fill(path: str, world: World, variant: str) -> str:
         "{person_id:int}": world.people["other_agent" if variant == "other" else "agent"].id,
         "{team_id:int}": world.teams[variant].id,
         "{name}": "incident",
+        "{signal}": "requester_replied",
         "{request_type}": "incident",
         "{schedule_id:path}": "tierflow/incident",
         **world.others,

@@ -49,6 +49,10 @@ SEES_B = frozenset({"other_requester", "other_agent", "manager", "admin"})
 # who may act on task A (the agent's team's) and task B (the other agent's team's)
 ACTS_A = frozenset({"agent", "admin"})
 ACTS_B = frozenset({"other_agent", "admin"})
+# who may send item A's and item B's run the help desk's signal requester_replied (who:
+# requester): its requester only, not even an administrator (the signal speaks for them)
+SENDS_A = frozenset({"requester"})
+SENDS_B = frozenset({"other_requester"})
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,7 @@ MATRIX: dict[tuple[str, str], tuple[Case, ...]] = {
     # the work item page
     ("/items/{item_id:int}", "GET"): objects(SEES_A, SEES_B),
     ("/items/{item_id:int}/comments", "POST"): objects(SEES_A, SEES_B),
+    ("/items/{item_id:int}/signals/{signal}", "POST"): objects(SENDS_A, SENDS_B),
     # cancelling: the owner team's members and administrators
     ("/items/{item_id:int}/cancel", "POST"): objects(ACTS_A, ACTS_B),
     # administration
@@ -147,6 +152,7 @@ MATRIX: dict[tuple[str, str], tuple[Case, ...]] = {
     ("/api/requests", "POST"): same(SIGNED_IN),
     ("/api/work-items/{item_id:int}", "GET"): objects(SEES_A, SEES_B),
     ("/api/work-items/{item_id:int}/comments", "POST"): objects(SEES_A, SEES_B),
+    ("/api/work-items/{item_id:int}/signals/{signal}", "POST"): objects(SENDS_A, SENDS_B),
     ("/api/tasks", "GET"): same(AGENTS),
     ("/api/tasks/{task_id:int}/complete", "POST"): objects(ACTS_A, ACTS_B),
 }

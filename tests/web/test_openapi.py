@@ -80,7 +80,7 @@ def test_the_error_schema_matches_a_real_error(client: TestClient) -> None:
 
 
 def test_503_is_documented_where_the_workflow_engine_is_called(client: TestClient) -> None:
-    """Submitting and completing call Temporal, which may be down; nothing else answers 503."""
+    """Submitting, completing and signalling call Temporal, which may be down; nothing else."""
     paths = client.get("/api/openapi.json").json()["paths"]
     with_503 = {
         (path, method)
@@ -88,4 +88,8 @@ def test_503_is_documented_where_the_workflow_engine_is_called(client: TestClien
         for method, operation in operations.items()
         if "503" in operation["responses"]
     }
-    assert with_503 == {("/api/requests", "post"), ("/api/tasks/{task_id}/complete", "post")}
+    assert with_503 == {
+        ("/api/requests", "post"),
+        ("/api/tasks/{task_id}/complete", "post"),
+        ("/api/work-items/{item_id}/signals/{signal}", "post"),
+    }
