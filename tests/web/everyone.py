@@ -9,18 +9,22 @@ built-in plugins' workflows deployed.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData, select
+from sqlalchemy import MetaData, Table, select
 from sqlalchemy.orm import Session
 from starlette.applications import Starlette
 
+from engine.db import create_db_engine
+from engine.dsl.loader import LoadedWorkflow
 from engine.model import Membership, Person, Task, Team, WorkItem
-from engine.workflows import deploy_all
+from engine.plugins import PluginManager
+from engine.workflows import check_all, deploy
 from plugins.helpdesk.models import Calendar, DayOff, SlaPolicy
 
 NOT_LOGGED = frozenset({"web_session", "api_token", "sign_in_failure"})
@@ -77,10 +81,21 @@ def build(session: Session, app: Starlette, make_person: Any, make_team: Any) ->
         )  # fmt: skip
         session.add(task)
         items[variant], tasks[variant] = item, task
-    deployed = deploy_all(session, app.state.pm, by="matrix", workflows_dir=Path("/nonexistent"))
-    assert not deployed.problems, deployed.problems
+    deploy(session, _shipped(session, app.state.pm), by="matrix")
     session.commit()
     return World(people, items, tasks, teams, helpdesk_objects(session))
+
+
+_SHIPPED: list[LoadedWorkflow] = []
+
+
+def _shipped(session: Session, pm: PluginManager) -> list[LoadedWorkflow]:
+    """The plugins' workflows, checked once a run (checking every file takes a second)."""
+    if not _SHIPPED:
+        checked = check_all(session, pm, Path("/nonexistent"))
+        assert not checked.problems, checked.problems
+        _SHIPPED.extend(checked.loaded)
+    return _SHIPPED
 
 
 def helpdesk_objects(session: Session) -> dict[str, int]:
@@ -122,11 +137,21 @@ def fill(path: str, world: World, variant: str) -> str:
 
 def snapshot(app: Starlette) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table but the session bookkeeping, to compare before and after."""
-    tables = MetaData()
-    tables.reflect(app.state.db)
     with app.state.db.connect() as connection:
         return {
             table.name: sorted(map(tuple, connection.execute(select(table))), key=repr)
-            for table in tables.sorted_tables
+            for table in _tables(str(app.state.db.url))
             if table.name not in NOT_LOGGED
         }
+
+
+@functools.cache
+def _tables(url: str) -> list[Table]:
+    """The tables of the run's database, reflected once (the schema does not change in a run)."""
+    engine = create_db_engine(url)
+    try:
+        tables = MetaData()
+        tables.reflect(engine)
+    finally:
+        engine.dispose()
+    return list(tables.sorted_tables)
