@@ -119,9 +119,9 @@ def _rows(db: Session, q: str, role: str, status: str, after: str) -> list[Perso
 async def people_list(request: Request) -> Response:
     """GET /admin/people: everyone, 50 a page by e-mail; search by name or e-mail, filters."""
     params = request.query_params
-    q = params.get("q", "").replace("\x00", "").strip()[:200]
+    q = params.get("q", "").strip()[:200]
     role, status = params.get("role", ""), params.get("status", "")
-    after = params.get("after", "").replace("\x00", "")[:320]
+    after = params.get("after", "")[:320]
     problem = ""
     if role and role not in ROLES:
         problem = f"Unknown role {role[:40]!r}: choose one of the roles listed."

@@ -345,9 +345,7 @@ def _filter(db: Any, viewer: Any, params: dict[str, str]) -> inbox.InboxFilter:
 async def tasks(request: Request) -> Response:
     """GET /api/tasks: a page of tasks of the viewer's teams (any team's for admins)."""
     viewer = viewer_of(request)
-    params = dict(request.query_params)
-    if any("\x00" in value for value in params.values()):  # PostgreSQL refuses NUL in text
-        raise ApiError(400, "the query may not contain NUL characters (%00)")
+    params = dict(request.query_params)  # NUL in a query never gets here (engine.web.hygiene)
     key = secret_key(request.app.state.settings).encode()
     now = datetime.now(UTC)
 

@@ -40,12 +40,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.comments import STAFF_ROLES
 from engine.model import Event, PersonRole, Team, WorkItem
-from plugins.helpdesk.models import LEVELS3, RESOLUTION_MODES, Category, Ticket
+from plugins.helpdesk.models import LEVELS3, RESOLUTION_MODES, Category, Ticket, ticket_row
 
 TICKET = "ticket"
 """The work-item kind whose facts are kept."""
@@ -260,7 +259,7 @@ def rebuild(session: Session, work_item_id: int) -> Ticket | None:
     item = session.get(WorkItem, work_item_id)
     if item is None or item.kind != TICKET:
         return None
-    ticket = _locked_row(session, work_item_id)
+    ticket = ticket_row(session, work_item_id, lock=True)
     write(session, ticket, current_facts(session, item))
     return ticket
 
@@ -290,20 +289,6 @@ def on_event(event: Event, session: Session) -> None:
     if event.type == "updated" and (event.data or {}).get("field") != "custom":
         return
     rebuild(session, event.work_item_id)
-
-
-def _locked_row(session: Session, work_item_id: int) -> Ticket:
-    ticket = session.get(Ticket, work_item_id, with_for_update=True)
-    if ticket is not None:
-        return ticket
-    try:
-        with session.begin_nested():
-            ticket = Ticket(work_item_id=work_item_id)
-            session.add(ticket)
-    except IntegrityError:  # another transaction added it meanwhile
-        ticket = session.get(Ticket, work_item_id, with_for_update=True)
-        assert ticket is not None
-    return ticket
 
 
 def _id_of(session: Session, model: type[Category] | type[Team], slug: str | None) -> int | None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime, time
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from engine.model import Base, IdMixin, Person, Team, WorkItem
 from engine.model.people import one_of
@@ -250,3 +251,22 @@ class Ticket(Base):
 
     def __repr__(self) -> str:
         return f"<Ticket item={self.work_item_id} tier={self.resolving_tier}>"
+
+
+def ticket_row(session: Session, work_item_id: int, *, lock: bool = False) -> Ticket:
+    """The ticket's facts row, created if missing (another transaction may create it at once).
+
+    With ``lock`` the row is locked for the rest of the transaction.
+    """
+    row = session.get(Ticket, work_item_id, with_for_update=lock)
+    if row is not None:
+        return row
+    try:
+        with session.begin_nested():
+            row = Ticket(work_item_id=work_item_id)
+            session.add(row)
+            session.flush()
+    except IntegrityError:  # added meanwhile by another transaction
+        row = session.get(Ticket, work_item_id, with_for_update=lock, populate_existing=True)
+        assert row is not None
+    return row

@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import case, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -30,7 +29,7 @@ from engine.events import event_time, record_event
 from engine.model import Event, WorkItem
 from engine.plugins import PluginManager
 from plugins.helpdesk.calendar import CalendarError, Hours, add_business_time
-from plugins.helpdesk.models import Calendar, SlaPolicy, Ticket
+from plugins.helpdesk.models import Calendar, SlaPolicy, ticket_row
 from plugins.helpdesk.sla_clock import TARGETS, ClockState, recompute, started_clock
 
 SLA_EVENTS = ("sla_started", "sla_paused", "sla_resumed", "sla_warning", "sla_breached")
@@ -89,22 +88,6 @@ def clock_of(session: Session, work_item_id: int, now: datetime) -> tuple[ClockS
         return ClockState(now=now), None
     hours = hours_of(session, str(started[-1].data.get("calendar")))
     return recompute(events, hours, now), hours
-
-
-def ticket_row(session: Session, work_item_id: int) -> Ticket:
-    """The ticket's facts row, created if missing (another part may create it at once)."""
-    row = session.get(Ticket, work_item_id)
-    if row is not None:
-        return row
-    try:
-        with session.begin_nested():
-            row = Ticket(work_item_id=work_item_id)
-            session.add(row)
-            session.flush()
-    except IntegrityError:
-        row = session.get(Ticket, work_item_id, populate_existing=True)
-        assert row is not None
-    return row
 
 
 def write_ticket(session: Session, work_item_id: int, clock: ClockState) -> None:

@@ -1,7 +1,6 @@
-"""Interpreter bugs found by writing scenarios: each the smallest scenario that shows it.
+"""Interpreter bugs found by writing scenarios, each the smallest scenario that showed it.
 
-They are expected to fail (strictly: once the interpreter is fixed, the test
-fails until its ``xfail`` is removed). The scenario states what an
+Both are fixed; the scenarios stay as regression tests. Each states what an
 administrator reading docs/workflows.md would expect.
 """
 
