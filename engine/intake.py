@@ -33,6 +33,8 @@ from engine.runtime.client import Runtime
 
 CHANNELS = ("portal", "api", "email", "phone")
 MAX_KEY = 100
+MAX_TYPE_NAME = 64
+"""Request type names in addresses are at most this long."""
 
 
 class IntakeError(TierflowError):
@@ -112,9 +114,12 @@ def channel_intake(
 ) -> Intake:
     """The intake of request type ``name`` if it takes requests by ``channel``.
 
-    :class:`UnknownRequestType` (404) if there is no such type, its workflow is
-    not deployed, or it does not take ``channel``; the message says which.
+    :class:`UnknownRequestType` (404) if there is no such type (a name longer
+    than any type's is not looked up), its workflow is not deployed, or it does
+    not take ``channel``; the message says which.
     """
+    if len(name) > MAX_TYPE_NAME:
+        raise UnknownRequestType(f"there is no request type '{name[:MAX_TYPE_NAME]}...'")
     intake = intake_for(session, request_types, name)
     if channel not in intake.channels:
         raise UnknownRequestType(

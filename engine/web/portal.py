@@ -38,8 +38,8 @@ from engine.intake import (
     IntakeError,
     IntakeInvalid,
     Submission,
+    channel_intake,
     check_submission,
-    intake_for,
     submit_request,
 )
 from engine.model import WorkItem
@@ -50,7 +50,6 @@ from engine.web.forms import field_errors, parse_submission, widgets
 PAGE_SIZE = 25
 SHOWS = ("open", "closed", "all")
 MAX_ID = 2**31 - 1
-MAX_TYPE_NAME = 64
 KEY_FIELD = "idempotency_key"
 CHANNEL = "portal"
 TEMPORAL_DOWN = (
@@ -236,25 +235,18 @@ async def portal(request: Request) -> Response:
 # ----------------------------------------------------------- the form ---
 
 
-def _intake(request: Request, name: str) -> Intake:
-    """The intake of request type ``name`` if it takes requests in the portal."""
-    if len(name) > MAX_TYPE_NAME:
-        raise IntakeError(f"there is no request type '{name[:MAX_TYPE_NAME]}...'")
+def intake_by(request: Request, name: str, channel: str) -> Intake:
+    """The intake of request type ``name`` if it takes requests by ``channel`` (IntakeError)."""
     state = request.app.state
     with make_read_session_factory(state.db)() as db:
-        intake = intake_for(db, state.request_types, name)
-    if CHANNEL not in intake.channels:
-        raise IntakeError(
-            f"request type '{name}' is not offered in the portal; it takes requests by: "
-            f"{', '.join(sorted(intake.channels))}"
-        )
-    return intake
+        return channel_intake(db, state.request_types, name, channel)
 
 
 async def _loaded(request: Request) -> Intake:
     """The path's request type ready for the portal; the 404 page saying why not otherwise."""
     try:
-        return await run_in_threadpool(_intake, request, request.path_params["request_type"])
+        name = request.path_params["request_type"]
+        return await run_in_threadpool(intake_by, request, name, CHANNEL)
     except IntakeError as exc:
         message = str(exc)
         raise HTTPException(

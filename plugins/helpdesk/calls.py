@@ -41,7 +41,6 @@ from engine.intake import (
     IntakeError,
     IntakeInvalid,
     Submission,
-    channel_intake,
     check_submission,
     submit_request,
 )
@@ -49,6 +48,7 @@ from engine.model import WorkItem
 from engine.runtime.client import Runtime
 from engine.web.access import can_view_work_item, page, viewer_of
 from engine.web.forms import TRUE_TEXTS, Widget, field_errors, parse_submission, widgets
+from engine.web.portal import intake_by
 from plugins.helpdesk import callers
 from plugins.helpdesk.callers import Caller, text
 
@@ -58,7 +58,6 @@ RESOLVED = "resolved_on_call"
 RESOLUTION = "resolution"
 CALL_FIELDS = (RESOLVED, RESOLUTION)
 """Intake fields this page asks for itself, in its "During the call" section."""
-MAX_TYPE_NAME = 64
 VISIBLE_WAIT = 5.0
 """Seconds to wait for the run to give the ticket to a team, so the agent may open its page."""
 TEMPORAL_DOWN = (
@@ -80,18 +79,11 @@ class TypeLink:
 # ------------------------------------------------------------ the pages ---
 
 
-def _phone_intake(request: Request, name: str) -> Intake:
-    if len(name) > MAX_TYPE_NAME:
-        raise IntakeError(f"there is no request type '{name[:MAX_TYPE_NAME]}...'")
-    state = request.app.state
-    with make_read_session_factory(state.db)() as db:
-        return channel_intake(db, state.request_types, name, CHANNEL)
-
-
 async def _loaded(request: Request) -> Intake:
     """The path's request type if it takes calls; the 404 page saying why not otherwise."""
     try:
-        return await run_in_threadpool(_phone_intake, request, request.path_params["request_type"])
+        name = request.path_params["request_type"]
+        return await run_in_threadpool(intake_by, request, name, CHANNEL)
     except IntakeError as exc:
         message = str(exc)
         raise HTTPException(
@@ -106,7 +98,7 @@ async def call_types(request: Request) -> Response:
         offered = []
         for kind in sorted(request.app.state.request_types.values(), key=lambda t: t.title):
             try:
-                _phone_intake(request, kind.name)
+                intake_by(request, kind.name, CHANNEL)
             except IntakeError:
                 continue
             href = str(request.app.url_path_for("helpdesk.call", request_type=kind.name))
