@@ -8,6 +8,7 @@ hands their contributions to the engine.
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,9 +23,13 @@ from plugins.helpdesk import (
     calls,
     demo,
     facts,
+    inbound,
+    kb,
+    mail,
     models,
     ownership,
     sla,
+    survey,
     views_assignment,
     views_priority,
     views_sla,
@@ -34,10 +39,30 @@ from plugins.helpdesk.actions import LifecycleActions
 
 HERE = Path(__file__).parent
 
+PARTS: tuple[ModuleType, ...] = (kb, mail, inbound, survey)
+"""Parts that are packages of their own. Each may define, in its ``__init__``: ``MODELS``
+(model modules), ``ROUTES``, ``NAVIGATION``, ``SETTINGS`` (settings sections), and the
+functions ``actions(pm, sessions)``, ``on_event(event, session, pm)``,
+``sections(item, viewer, session)``, ``services(settings, pm, sessions)``, ``commands(cli)``
+and ``load_demo(session)``; this module hands whatever a part defines to the engine."""
+
+
+def _listed(name: str) -> list[Any]:
+    return [entry for part in PARTS for entry in getattr(part, name, ())]
+
+
+def _called(name: str, **kwargs: Any) -> list[Any]:
+    return [
+        entry
+        for part in PARTS
+        if (function := getattr(part, name, None)) is not None
+        for entry in function(**kwargs) or ()
+    ]
+
 
 @hookimpl
 def tierflow_register_models():
-    return [models]
+    return [models, *_listed("MODELS")]
 
 
 @hookimpl
@@ -48,6 +73,9 @@ def tierflow_register_migrations() -> MigrationBranch:
 @hookimpl
 def tierflow_load_demo_data(session: Session) -> None:
     demo.load(session)
+    for part in PARTS:
+        if (load := getattr(part, "load_demo", None)) is not None:
+            load(session)
 
 
 @hookimpl
@@ -62,12 +90,22 @@ def tierflow_register_template_dirs() -> list[Path]:
 
 @hookimpl
 def tierflow_register_actions(pm: PluginManager, sessions: sessionmaker[Session]) -> list[Any]:
-    return [*LifecycleActions(pm, sessions).all(), *sla.SlaActions(pm, sessions).all()]
+    return [
+        *LifecycleActions(pm, sessions).all(),
+        *sla.SlaActions(pm, sessions).all(),
+        *_called("actions", pm=pm, sessions=sessions),
+    ]
 
 
 @hookimpl
 def tierflow_register_routes() -> list[Any]:
-    return [*calls.ROUTES, *views_priority.ROUTES, *views_assignment.ROUTES, *views_sla.ROUTES]
+    return [
+        *calls.ROUTES,
+        *views_priority.ROUTES,
+        *views_assignment.ROUTES,
+        *views_sla.ROUTES,
+        *_listed("ROUTES"),
+    ]
 
 
 @hookimpl
@@ -77,6 +115,7 @@ def tierflow_register_navigation() -> list[Any]:
         *views_priority.NAVIGATION,
         *views_assignment.NAVIGATION,
         *views_sla.NAVIGATION,
+        *_listed("NAVIGATION"),
     ]
 
 
@@ -87,13 +126,19 @@ def tierflow_event_recorded(event: Event, session: Session, pm: PluginManager) -
     ownership.on_event(event, session, pm)
     assignment.on_event(event, session, pm)
     sla.on_event(event, session, pm)
+    for part in PARTS:
+        if (subscriber := getattr(part, "on_event", None)) is not None:
+            subscriber(event=event, session=session, pm=pm)
 
 
 @hookimpl
 def tierflow_work_item_sections(
     item: WorkItem, viewer: Viewer, session: Session
 ) -> list[ItemSection]:
-    return views_ticket.sections(item, viewer, session)
+    return [
+        *views_ticket.sections(item, viewer, session),
+        *_called("sections", item=item, viewer=viewer, session=session),
+    ]
 
 
 @hookimpl

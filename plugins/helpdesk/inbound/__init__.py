@@ -1,0 +1,1 @@
+"""Inbound e-mail: SMTP listener and IMAP polling (see plugins/helpdesk/plugin.py PARTS)."""

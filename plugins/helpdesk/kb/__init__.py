@@ -1,0 +1,1 @@
+"""Knowledge base: articles, search, self-help at intake (see plugins/helpdesk/plugin.py PARTS)."""

@@ -1,0 +1,1 @@
+"""Outbound e-mail to requesters through an outbox (see plugins/helpdesk/plugin.py PARTS)."""

@@ -1,0 +1,1 @@
+"""Satisfaction survey after resolution (see plugins/helpdesk/plugin.py PARTS)."""
