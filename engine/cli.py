@@ -17,12 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import BaseModel, SecretStr
 
 from engine import __version__
 from engine.cli_schedules import schedules
 from engine.cli_users import users
 from engine.cli_workflows import workflows
 from engine.config import Settings, load_settings
+from engine.contrib import SettingsSection
 from engine.errors import TierflowError
 from engine.plugins import PluginManager, create_plugin_manager
 from engine.progress import Steps
@@ -36,10 +38,18 @@ class Context:
         self.overrides: dict[str, Any] = {}
 
     def settings(self, **overrides: Any) -> Settings:
-        return load_settings(**self.overrides, **overrides)
+        return load_settings(plugin_sections(self.pm), **self.overrides, **overrides)
 
 
 pass_context = click.make_pass_decorator(Context)
+
+
+def plugin_sections(pm: PluginManager) -> list[SettingsSection]:
+    """The plugins' own settings sections (``tierflow_register_settings``)."""
+    return [
+        section
+        for _plugin, section in pm.collect("tierflow_register_settings", expect=SettingsSection)
+    ]
 
 
 def _remember_data_dir(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
@@ -197,12 +207,25 @@ def plugins(ctx: Context, as_json: bool) -> None:
 @_data_dir
 @pass_context
 def show_config(ctx: Context) -> None:
-    """Show the resolved settings (the secret key is never printed)."""
+    """Show the resolved settings (secrets are never printed)."""
     settings = ctx.settings()
-    for name, value in settings.model_dump().items():
-        shown = "(set)" if name == "secret_key" and value else value
-        click.echo(f"TIERFLOW_{name.upper()}={shown if shown is not None else ''}")
+    for name, value in _flat_settings(settings, "TIERFLOW_"):
+        click.echo(f"{name}={value}")
     click.echo(f"# database: {settings.effective_database_url}")
+
+
+def _flat_settings(model: BaseModel, prefix: str) -> list[tuple[str, str]]:
+    """Every setting as its environment name and printed value; a plugin section's fields too."""
+    rows: list[tuple[str, str]] = []
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            rows.extend(_flat_settings(value, f"{prefix}{name.upper()}__"))
+        elif isinstance(value, SecretStr):
+            rows.append((f"{prefix}{name.upper()}", "(set)" if value.get_secret_value() else ""))
+        else:
+            rows.append((f"{prefix}{name.upper()}", "" if value is None else str(value)))
+    return rows
 
 
 cli.add_command(workflows)

@@ -8,12 +8,14 @@ value is refused with the setting's name and the reason, before anything starts.
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, create_model, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,7 +23,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from engine.contrib import SettingsSection
 from engine.errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
 
 ENV_PREFIX = "TIERFLOW_"
 CONFIG_FILE = "tierflow.toml"
@@ -40,6 +45,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
         extra="forbid",
         validate_default=True,
     )
@@ -135,6 +141,15 @@ class Settings(BaseSettings):
             raise ValueError("must be host:port, for example temporal.example.org:7233")
         return value
 
+    def section(self, name: str, model: type[M]) -> M:
+        """A plugin's settings section (``tierflow_register_settings``), as ``model``.
+
+        Settings built without the plugins' sections (``Settings(...)`` in a
+        test) give the model's defaults.
+        """
+        value = getattr(self, name, None)
+        return value if isinstance(value, model) else model()
+
     @property
     def effective_database_url(self) -> str:
         """The configured database URL, or the SQLite file in the data directory."""
@@ -154,30 +169,56 @@ class Settings(BaseSettings):
 _FLAG_OF = {"data_dir": "--data-dir", "web_host": "--host", "web_port": "--port"}
 
 
-def load_settings(**overrides: Any) -> Settings:
+def load_settings(sections: Iterable[SettingsSection] = (), **overrides: Any) -> Settings:
     """Resolve the settings; ``overrides`` (from flags) win. Raises :class:`ConfigError`.
 
-    ``None`` overrides are ignored, so a CLI can pass its flags unconditionally.
+    ``sections`` are the plugins' own (``tierflow_register_settings``); each
+    becomes a field of that name. ``None`` overrides are ignored, so a CLI can
+    pass its flags unconditionally.
     """
     given = {name: value for name, value in overrides.items() if value is not None}
     named = os.environ.get(f"{ENV_PREFIX}CONFIG")
     if named and not Path(named).is_file():
         raise ConfigError(f"TIERFLOW_CONFIG: {named} is not a file (unset it to use none)")
+    model = settings_class(tuple(sections))
     try:
-        return Settings(**given)
+        return model(**given)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, given)) from exc
+        raise ConfigError(_describe(exc, given, model)) from exc
     except (OSError, ValueError) as exc:  # an unreadable or malformed tierflow.toml
         raise ConfigError(f"{config_file()}: cannot read settings: {exc}") from exc
 
 
-def _describe(exc: ValidationError, given: dict[str, Any]) -> str:
+@functools.cache
+def settings_class(sections: tuple[SettingsSection, ...]) -> type[Settings]:
+    """:class:`Settings` with one field per plugin section (the class itself for none)."""
+    if not sections:
+        return Settings
+    fields: dict[str, Any] = {}
+    for section in sections:
+        if section.name in Settings.model_fields or section.name in fields:
+            raise ConfigError(
+                f"settings section '{section.name}' ({section.model.__module__}) is named like "
+                "a setting or another section; a plugin must choose another name"
+            )
+        fields[section.name] = (
+            section.model,
+            Field(default_factory=section.model, description=section.description),
+        )
+    return create_model("Settings", __base__=Settings, **fields)
+
+
+def _describe(exc: ValidationError, given: dict[str, Any], model: type[Settings]) -> str:
     lines = ["invalid settings:"]
     for error in exc.errors():
-        name = str(error["loc"][0]) if error["loc"] else "?"
+        loc = [str(part) for part in error["loc"]]
+        name = loc[0] if loc else "?"
+        if len(loc) > 1:  # a field of a plugin's section
+            lines.append(_describe_section_error(error, loc))
+            continue
         if error["type"] == "extra_forbidden":
             where = f"{config_file()}: unknown setting '{name}'"
-            known = ", ".join(Settings.model_fields)
+            known = ", ".join(model.model_fields)
             lines.append(f"  {where} (known settings: {known})")
             continue
         source = _FLAG_OF[name] if name in given and name in _FLAG_OF else None
@@ -185,6 +226,17 @@ def _describe(exc: ValidationError, given: dict[str, Any]) -> str:
         reason = error["msg"].removeprefix("Value error, ")
         lines.append(f"  {where}: {reason} (got {error.get('input')!r})")
     return "\n".join(lines)
+
+
+def _describe_section_error(error: Any, loc: list[str]) -> str:
+    section, field = loc[0], ".".join(loc[1:])
+    if error["type"] == "extra_forbidden":
+        return f"  {config_file()}: unknown setting '{field}' in [{section}]"
+    env = f"{ENV_PREFIX}{section.upper()}__{'__'.join(part.upper() for part in loc[1:])}"
+    reason = error["msg"].removeprefix("Value error, ")
+    return f"  {env} (or '{field}' in [{section}] of {config_file()}): {reason} " + (
+        f"(got {error.get('input')!r})"
+    )
 
 
 def ensure_data_dir(settings: Settings) -> Path:

@@ -7,7 +7,7 @@ a test.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,3 +101,35 @@ class ActionInput:
     key: str
     work_item_id: int | None = None
     args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SettingsSection:
+    """A plugin's own settings (``tierflow_register_settings``), read like the engine's.
+
+    ``name`` is the section: the table ``[name]`` in ``tierflow.toml`` and the
+    environment prefix ``TIERFLOW_<NAME>__`` (``TIERFLOW_MAIL__SMTP_HOST``).
+    ``model`` is a pydantic model whose fields all have defaults; give it
+    ``model_config = ConfigDict(extra="forbid")`` so that a misspelt setting is
+    refused. Read it with ``settings.section(name, model)``.
+    """
+
+    name: str
+    model: type
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Service:
+    """Something a plugin runs beside the worker for as long as the process lives.
+
+    ``start`` is awaited when ``tierflow serve`` or ``tierflow worker`` starts
+    (after the Temporal worker); it returns once the service is ready (a bound
+    port, a first poll), optionally with a short detail the start-up progress
+    shows ("on 127.0.0.1:2525"), and raises to stop start-up. ``stop`` is awaited
+    on shutdown, in reverse order of starting; it must not raise.
+    """
+
+    name: str
+    start: Callable[[], Awaitable[str | None]]
+    stop: Callable[[], Awaitable[None]]

@@ -24,9 +24,18 @@ if TYPE_CHECKING:
     import click
     from sqlalchemy.orm import Session, sessionmaker
     from starlette.routing import BaseRoute
+    from temporalio.client import Client
 
     from engine.config import Settings
-    from engine.contrib import ItemSection, MigrationBranch, NavItem, ReportSpec, RequestType
+    from engine.contrib import (
+        ItemSection,
+        MigrationBranch,
+        NavItem,
+        ReportSpec,
+        RequestType,
+        Service,
+        SettingsSection,
+    )
     from engine.model import Event, WorkItem
     from engine.plugins import PluginManager
     from engine.web.access import Viewer
@@ -55,6 +64,47 @@ def tierflow_startup(settings: Settings) -> None:
         @hookimpl
         def tierflow_startup(settings):
             (settings.data_dir / "attachments").mkdir(exist_ok=True)
+    """
+
+
+@hookspec
+def tierflow_register_settings() -> Iterable[SettingsSection] | None:
+    """Return a plugin's own sections of settings.
+
+    Each :class:`engine.contrib.SettingsSection` names a section and a pydantic
+    model. Its values are read like the engine's: the table ``[name]`` of
+    ``tierflow.toml`` and ``TIERFLOW_<NAME>__<FIELD>`` environment variables;
+    a bad value stops the command before anything starts, naming the setting.
+    Called once when a command loads its settings. All results are collected;
+    a section named like a setting or another section stops the command. A
+    plugin reads its values with ``settings.section(name, model)``.
+
+    Example::
+
+        @hookimpl
+        def tierflow_register_settings():
+            return [SettingsSection("mail", MailSettings, "Outgoing and incoming e-mail")]
+    """
+
+
+@hookspec
+def tierflow_register_services(
+    settings: Settings, pm: PluginManager, sessions: sessionmaker[Session], client: Client
+) -> Iterable[Service] | None:
+    """Return what a plugin runs beside the worker: a mail sender, a listener, a poller.
+
+    Called by ``tierflow serve`` and ``tierflow worker`` once the Temporal
+    worker runs, with the resolved ``settings``, the plugin manager ``pm``,
+    the process's database ``sessions`` and its connected Temporal ``client``.
+    Each :class:`engine.contrib.Service` is started in turn (its start shows as
+    a start-up step) and stopped on shutdown, in reverse. Return nothing for
+    a service its settings turn off. All results are collected.
+
+    Example::
+
+        @hookimpl
+        def tierflow_register_services(settings, pm, sessions, client):
+            return [Service("outbox sender", sender.start, sender.stop)]
     """
 
 

@@ -24,9 +24,10 @@ from starlette.applications import Starlette
 from temporalio.client import Client
 
 from engine.config import Settings, ensure_data_dir, secret_key
+from engine.contrib import Service
 from engine.db import create_db_engine, make_session_factory, ping, redact
 from engine.demo import load_demo_data
-from engine.errors import ConfigError, TierflowError
+from engine.errors import ConfigError, PluginError, TierflowError
 from engine.migrate import upgrade
 from engine.plugins import PluginManager, load_models, migration_branches
 from engine.progress import Steps
@@ -188,8 +189,44 @@ async def _start(
         task, stop_sync = start_sync(client, settings.task_queue, sessions)
         running.tasks["schedule sync"] = task
         running.stops.append(("schedule sync", stop_sync))
+        await start_services(
+            settings, pm, sessions=sessions, client=client, steps=steps, running=running
+        )
     if app is not None and sock is not None:
         await _start_web(settings, app, sock, steps, running)
+
+
+async def start_services(
+    settings: Settings,
+    pm: PluginManager,
+    *,
+    sessions: sessionmaker[Session],
+    client: Client,
+    steps: Steps,
+    running: _Running,
+) -> None:
+    """Start every plugin service (``tierflow_register_services``), each a start-up step."""
+    services = pm.collect(
+        "tierflow_register_services",
+        expect=Service,
+        settings=settings,
+        pm=pm,
+        sessions=sessions,
+        client=client,
+    )
+    for plugin, service in services:
+        with steps.step(f"Starting {service.name} ({plugin})") as detail:
+            running.stops.append((service.name, service.stop))
+            try:
+                shown = await service.start()
+            except TierflowError:
+                raise
+            except Exception as exc:
+                raise PluginError(
+                    f"plugin '{plugin}' could not start {service.name}: {exc}", plugin=plugin
+                ) from exc
+            if shown:
+                detail.append(shown)
 
 
 def _closer(sock: socket.socket) -> Callable[[], Awaitable[None]]:

@@ -11,9 +11,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import click
 from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
 
-from engine.contrib import ItemSection, MigrationBranch, RequestType
+from engine.config import Settings
+from engine.contrib import ItemSection, MigrationBranch, RequestType, Service, SettingsSection
 from engine.hookspecs import hookimpl
 from engine.model import Event, WorkItem
 from engine.plugins import PluginManager
@@ -58,6 +61,25 @@ def _called(name: str, **kwargs: Any) -> list[Any]:
         if (function := getattr(part, name, None)) is not None
         for entry in function(**kwargs) or ()
     ]
+
+
+@hookimpl
+def tierflow_register_settings() -> list[SettingsSection]:
+    return _listed("SETTINGS")
+
+
+@hookimpl
+def tierflow_register_services(
+    settings: Settings, pm: PluginManager, sessions: sessionmaker[Session], client: Client
+) -> list[Service]:
+    return _called("services", settings=settings, pm=pm, sessions=sessions, client=client)
+
+
+@hookimpl
+def tierflow_register_commands(cli: click.Group) -> None:
+    for part in PARTS:
+        if (add := getattr(part, "commands", None)) is not None:
+            add(cli=cli)
 
 
 @hookimpl
