@@ -347,8 +347,10 @@ def can_view_work_item(viewer: Viewer, item: WorkItem) -> bool:
     """Whether ``viewer`` may see ``item``.
 
     Managers and administrators see everything; everyone sees what they
-    requested; agents and project managers also see what is assigned to them
-    and what one of their teams owns or works now.
+    requested; agents and project managers also see what is assigned to them,
+    what one of their teams owns or works now, and what they or one of their
+    teams worked on before (a task of theirs, open or done): an L2 agent keeps
+    the ticket they fixed after it went back to the help desk.
     """
     if viewer.is_anonymous:
         return False
@@ -360,6 +362,7 @@ def can_view_work_item(viewer: Viewer, item: WorkItem) -> bool:
         item.assignee_id == viewer.person_id
         or item.current_team_id in viewer.team_ids
         or item.owner_team_id in viewer.team_ids
+        or any(can_act_on_task(viewer, task) for task in item.tasks)
     )
 
 

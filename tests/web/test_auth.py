@@ -549,6 +549,23 @@ def viewer(person_id: int = 7, roles: set[str] = frozenset(), teams: set[int] = 
         (viewer(roles={"agent"}, teams={1}), {"owner_team_id": 1, "current_team_id": 2}, True),
         (viewer(roles={"agent"}, teams={1}), {"current_team_id": 2}, False),
         (viewer(roles={"agent"}), {"assignee_id": 7}, True),
+        # worked on it before: a task of theirs or their team's, since handed back
+        (viewer(roles={"agent"}), {"current_team_id": 1, "tasks": [Task(assignee_id=7)]}, True),
+        (
+            viewer(roles={"agent"}, teams={2}),
+            {"current_team_id": 1, "tasks": [Task(team_id=2)]},
+            True,
+        ),
+        (
+            viewer(roles={"agent"}, teams={3}),
+            {"current_team_id": 1, "tasks": [Task(team_id=2)]},
+            False,
+        ),
+        (
+            viewer(roles={"requester"}),
+            {"current_team_id": 1, "tasks": [Task(assignee_id=7)]},
+            False,
+        ),
         (viewer(roles={"manager"}), {"requester_id": 8}, True),
         (viewer(roles={"admin"}), {"requester_id": 8}, True),
     ],
