@@ -230,6 +230,31 @@ def revision(
         )
 
 
+OUTSIDE_MODELS = "outside_models"
+"""The key of ``MetaData.info`` naming what migrations build beside the models.
+
+A plugin's migration may create dialect-specific objects no mapped class
+describes: a full-text index (an SQLite FTS5 virtual table, its shadow tables
+and triggers; a PostgreSQL ``tsvector`` column and its GIN index). The module
+declaring the models adds their names to
+``Base.metadata.info.setdefault(OUTSIDE_MODELS, set())`` — tables and indexes by
+name, columns as ``table.column`` — and :func:`diff` and autogenerate leave
+them alone instead of proposing to drop them.
+"""
+
+
+def outside_models() -> frozenset[str]:
+    """The names migrations build beside the models, as the imported model modules declare."""
+    return frozenset(Base.metadata.info.get(OUTSIDE_MODELS, ()))
+
+
+def include_name(name: str | None, type_: str, parent_names: dict[str, str | None]) -> bool:
+    """Alembic's ``include_name``: compare everything but what :data:`OUTSIDE_MODELS` names."""
+    outside = outside_models()
+    table = parent_names.get("table_name")
+    return name not in outside and (table is None or f"{table}.{name}" not in outside)
+
+
 def context_options(connection: Connection) -> dict[str, Any]:
     """The options ``env.py`` and :func:`diff` configure Alembic with."""
     return {
@@ -237,6 +262,7 @@ def context_options(connection: Connection) -> dict[str, Any]:
         "compare_type": True,
         "compare_server_default": False,
         "render_item": render_item,
+        "include_name": include_name,
     }
 
 
