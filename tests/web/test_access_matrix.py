@@ -148,6 +148,10 @@ MATRIX: dict[tuple[str, str], tuple[Case, ...]] = {
     ("/helpdesk/admin/sla/calendars/{calendar_id:int}/days-off/{day_id:int}/remove", "POST"): same(
         ADMINS
     ),
+    # the help desk: satisfaction (only a ticket's requester rates it, signed in or by link)
+    ("/survey/{item_id:int}", "GET"): objects(SENDS_A, SENDS_B),
+    ("/survey/{item_id:int}", "POST"): objects(SENDS_A, SENDS_B),
+    ("/helpdesk/satisfaction", "GET"): same(frozenset({"manager", "admin"})),
     # the JSON API
     ("/api/requests", "POST"): same(SIGNED_IN),
     ("/api/work-items/{item_id:int}", "GET"): objects(SEES_A, SEES_B),
@@ -158,11 +162,18 @@ MATRIX: dict[tuple[str, str], tuple[Case, ...]] = {
 }
 
 
-def refused(reply: Any, viewer: str, path: str) -> bool:
+# public routes whose endpoint decides by a link's token: an anonymous visitor without one is
+# refused there with 403 (a POST fails the CSRF check first) or sent to sign in
+TOKEN_ROUTES = frozenset({"/survey/{item_id:int}"})
+
+
+def refused(reply: Any, viewer: str, path: str, public: bool = False) -> bool:
     """Whether ``reply`` is a refusal (by policy or by object), as the viewer would see it."""
     if viewer == "anonymous":
         if path.startswith("/api/"):
             return reply.status_code == 401
+        if public and reply.status_code == 403:
+            return True
         return reply.status_code == 303 and reply.headers["location"].startswith("/sign-in")
     return reply.status_code in (403, 404)
 
@@ -190,6 +201,7 @@ def test_who_gets_through(
 ) -> None:
     app, world = full_app, everyone
     target = fill(path, world, case.variant)
+    public = path in TOKEN_ROUTES
     for viewer in VIEWERS:
         with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as client:
             headers = {}
@@ -199,7 +211,7 @@ def test_who_gets_through(
             body = {} if method == "POST" and target.startswith("/api/") else None
             reply = client.request(method, target, headers=headers, json=body)
             assert reply.status_code != 500, f"{viewer}: {method} {target} answered 500"
-            denied = refused(reply, viewer, target)
+            denied = refused(reply, viewer, target, public)
             expected = viewer in case.allowed
             assert denied != expected, (
                 f"{viewer} {'was refused' if denied else 'got through'} on {method} {target} "
