@@ -134,6 +134,10 @@ MATRIX: dict[tuple[str, str], tuple[Case, ...]] = {
     # the help desk: the impact x urgency priority matrix
     ("/helpdesk/admin/priority", "GET"): same(ADMINS),
     ("/helpdesk/admin/priority", "POST"): same(ADMINS),
+    # help desk: the outbox of mails to requesters
+    ("/helpdesk/admin/mail", "GET"): same(ADMINS),
+    ("/helpdesk/admin/mail/{mail_id:int}", "GET"): same(ADMINS),
+    ("/helpdesk/admin/mail/{mail_id:int}/retry", "POST"): same(ADMINS),
     # the help desk: SLA policies and business calendars
     ("/helpdesk/admin/sla", "GET"): same(ADMINS),
     ("/helpdesk/admin/sla/policies/new", "GET"): same(ADMINS),

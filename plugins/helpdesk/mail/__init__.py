@@ -1,1 +1,41 @@
-"""Outbound e-mail to requesters through an outbox (see plugins/helpdesk/plugin.py PARTS)."""
+"""Outbound e-mail to requesters through an outbox (see plugins/helpdesk/plugin.py PARTS).
+
+Every update a ticket's requester should hear about gets one outbox row, in
+the transaction that records it (:mod:`.compose`); a service started by
+``tierflow serve`` and ``tierflow worker`` sends the rows over SMTP
+(:mod:`.sender`), retrying with backoff; admins watch and retry them at
+``/helpdesk/admin/mail`` (:mod:`.views`). See docs/email.md.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+
+from engine.config import Settings
+from engine.contrib import Service, SettingsSection
+from engine.model import Event
+from engine.plugins import PluginManager
+from plugins.helpdesk.mail import compose, models
+from plugins.helpdesk.mail.sender import Runner, Sender
+from plugins.helpdesk.mail.settings import MailSettings
+from plugins.helpdesk.mail.views import NAVIGATION, ROUTES
+
+MODELS = [models]
+SETTINGS = [SettingsSection("mail", MailSettings, "Outbound e-mail to requesters (SMTP)")]
+
+__all__ = ["MODELS", "NAVIGATION", "ROUTES", "SETTINGS", "on_event", "services"]
+
+
+def on_event(event: Event, session: Session, pm: PluginManager) -> None:
+    """Queue the mail an event calls for (in the event's own transaction)."""
+    compose.on_event(event, session)
+
+
+def services(
+    settings: Settings, pm: PluginManager, sessions: sessionmaker[Session], client: Client
+) -> list[Service]:
+    """The outbox sender, started by ``tierflow serve`` and ``tierflow worker``."""
+    mail = settings.section("mail", MailSettings)
+    runner = Runner(Sender(sessions, mail, settings.data_dir))
+    return [Service("outbound mail", runner.start, runner.stop)]

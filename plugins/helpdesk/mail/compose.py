@@ -1,0 +1,151 @@
+"""Which events are news for a ticket's requester, and the outbox row each one gets.
+
+Called for every event, inside the event's transaction (``on_event``), so a
+row exists exactly when its event does. The updates a requester hears about:
+
+- ``created``: their request was received (held, see below);
+- ``status``: a status change after the start (reopened, closed, ...; the
+  first ``new`` → ``open`` is part of the creation and says nothing new);
+- ``resolved``: the status became ``resolved`` (held);
+- ``comment``: a public comment by someone other than the requester
+  (internal comments never go out, nor the requester's own words);
+- ``notice``: a workflow's ``notify`` step addressed to ``requester``.
+
+A workflow often tells the requester about a moment itself (the help desk's
+``acknowledge`` and ``tell_requester`` steps), just after the event that made
+it. So that the requester does not get the same news twice, created, status
+and resolved mails are *held* for ``hold_seconds``; a workflow notice that
+arrives while such a mail of the same ticket is still waiting joins it (the
+mail prints the workflow's words, the notice's own row is ``merged``). A
+notice with no waiting mail to join is a mail of its own.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.model import Comment, Event, Person, WorkItem
+from engine.people import check_email
+from plugins.helpdesk.mail.models import OutboxMail
+
+TICKET = "ticket"
+START_STATUSES = frozenset({None, "new"})
+"""Statuses a run starts from: leaving them is part of the creation, not news."""
+HELD = frozenset({"created", "status", "resolved"})
+
+
+def on_event(event: Event, session: Session) -> OutboxMail | None:
+    """Write the outbox row ``event`` calls for, if it is news for the requester."""
+    item = session.get(WorkItem, event.work_item_id)
+    if item is None or item.kind != TICKET or item.requester is None:
+        return None
+    requester = item.requester
+    found = _update(event, session, requester)
+    if found is None:
+        return None
+    kind, extra = found
+    if kind == "notice" and (target := _waiting(session, item.id)) is not None:
+        target.context = {**target.context, "notice": extra["notice"]}
+        return _row(session, event, (item, requester), kind, extra, into=target)
+    return _row(session, event, (item, requester), kind, extra)
+
+
+def _update(event: Event, session: Session, requester: Person) -> tuple[str, dict[str, Any]] | None:
+    data = event.data or {}
+    if event.type == "created":
+        return "created", {}
+    if event.type == "status_changed" and data.get("field") == "status":
+        old, new = data.get("from"), data.get("to")
+        if old in START_STATUSES or old == new:
+            return None
+        kind = "resolved" if new == "resolved" else "status"
+        return kind, {"status": {"from": old, "to": new}}
+    if event.type == "commented" and data.get("public") is True:
+        comment = session.get(Comment, data.get("comment_id"))
+        if comment is None or comment.author_id == requester.id:
+            return None
+        author = comment.author.name if comment.author else ""
+        return "comment", {"comment": {"body": comment.body, "author": author}}
+    if event.type == "notified" and "requester" in (data.get("to") or ()):
+        notice = {"subject": str(data.get("subject") or ""), "body": str(data.get("body") or "")}
+        return "notice", {"notice": notice}
+    return None
+
+
+def _waiting(session: Session, item_id: int) -> OutboxMail | None:
+    """The ticket's latest held mail no worker has touched yet, locked (it may join a notice)."""
+    query = (
+        select(OutboxMail)
+        .where(
+            OutboxMail.work_item_id == item_id,
+            OutboxMail.state == "queued",
+            OutboxMail.held.is_(True),
+            OutboxMail.attempts == 0,
+            OutboxMail.message.is_(None),
+        )
+        .order_by(OutboxMail.id.desc())
+        .limit(1)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    row = session.scalars(query).first()
+    return row if row is not None and "notice" not in row.context else None
+
+
+def _row(
+    session: Session,
+    event: Event,
+    about: tuple[WorkItem, Person],
+    kind: str,
+    extra: dict[str, Any],
+    *,
+    into: OutboxMail | None = None,
+) -> OutboxMail:
+    item, requester = about
+    state, note = (
+        ("merged", f"joined mail {into.id}") if into is not None else _deliverable(requester)
+    )
+    actor = event.actor.name if event.actor is not None else ""
+    row = OutboxMail(
+        work_item_id=item.id,
+        event_id=event.id,
+        kind=kind,
+        state=state,
+        held=kind in HELD,
+        person_id=requester.id,
+        to_address=requester.email,
+        to_name=requester.name,
+        context={"item": _item(item), "actor": actor, **extra},
+        message_key=f"tierflow.{item.id}.{secrets.token_hex(8)}",
+        merged_into_id=into.id if into is not None else None,
+        note=note,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _deliverable(requester: Person) -> tuple[str, str]:
+    """``("queued", "")``, or ``("skipped", why)`` for a requester no mail can reach."""
+    if not requester.active:
+        return "skipped", f"{requester.email} is deactivated: nothing is sent to them"
+    try:
+        check_email(requester.email)
+    except ValueError as exc:
+        return "skipped", f"the requester's address cannot receive mail: {exc}"
+    return "queued", ""
+
+
+def _item(item: WorkItem) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "reference": item.reference or f"#{item.id}",
+        "title": item.title,
+        "type": item.type,
+        "status": item.status,
+        "priority": item.priority,
+    }
