@@ -73,6 +73,27 @@ class ItemSection:
 
 
 @dataclass(frozen=True)
+class IntakePanel:
+    """A panel on a request type's portal form (``tierflow_portal_intake_panels``).
+
+    It is shown inside the form, after its fields and its send button (Enter
+    in a field still sends the request), lowest ``order`` first. ``title`` is
+    its heading; ``template`` prints its body and reads ``panel.context``
+    (plain values: the database session is closed by then) and
+    ``panel.heading_id``. A submit button named
+    ``{{ refresh_field }}`` sends the form back to be shown again with the
+    answers so far (nothing is submitted, the hook sees the answers); a button
+    with a ``formaction`` sends the whole form, CSRF token and idempotency key
+    included, to a route of the plugin's.
+    """
+
+    title: str
+    template: str
+    context: Mapping[str, Any] = field(default_factory=dict)
+    order: int = 100
+
+
+@dataclass(frozen=True)
 class ReportSpec:
     """A report the reports dashboard lists.
 

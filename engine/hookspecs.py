@@ -13,7 +13,7 @@ is missing there.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from engine.config import Settings
     from engine.contrib import (
+        IntakePanel,
         ItemSection,
         MigrationBranch,
         NavItem,
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
         Service,
         SettingsSection,
     )
+    from engine.dsl.forms import Form
     from engine.model import Event, WorkItem
     from engine.plugins import PluginManager
     from engine.web.access import Viewer
@@ -297,6 +299,37 @@ def tierflow_work_item_sections(
         @hookimpl
         def tierflow_work_item_sections(item, viewer, session):
             return [ItemSection("Costs", "timekeeping/costs.html", {"rows": costs(session, item)})]
+    """
+
+
+# ----------------------------------------------------------------- portal ---
+
+
+@hookspec
+def tierflow_portal_intake_panels(
+    request_type: RequestType,
+    form: Form | None,
+    answers: Mapping[str, str],
+    viewer: Viewer,
+    session: Session,
+) -> Iterable[IntakePanel] | None:
+    """Return panels that help a requester while they fill in a request type's form.
+
+    ``request_type`` is the :class:`engine.contrib.RequestType` being asked
+    for, ``form`` its intake form (``None`` when it has none), ``answers`` the
+    text the requester has typed so far by field name (empty when the form is
+    first shown), ``viewer`` the requester and ``session`` a read-only
+    database session. Called by ``engine.web.portal`` each time it shows the
+    form: ``GET /portal/new/{type}``, and ``POST`` when the form comes back
+    with a mistake or with the panel's refresh button (see
+    :class:`engine.contrib.IntakePanel`). All results are collected and shown
+    inside the form, lowest ``order`` first; return nothing to show nothing.
+
+    Example::
+
+        @hookimpl
+        def tierflow_portal_intake_panels(request_type, form, answers, viewer, session):
+            return [IntakePanel("Known outages", "status/outages.html", {"rows": outages(session)})]
     """
 
 

@@ -9,13 +9,17 @@ to the viewer's own requests, so an altered cursor can only move within them.
 ``GET /portal/new/{type}`` shows the type's intake form (from its deployed
 workflow) with a fresh idempotency key in a hidden field; ``POST`` submits it
 through :func:`engine.intake.submit_request`, so a double click or a resubmit
-of the same form makes one request.
+of the same form makes one request. Plugins add panels to the form
+(``tierflow_portal_intake_panels``: suggested answers, known outages …); a
+``POST`` carrying :data:`REFRESH_FIELD` only shows the form again with the
+answers so far and the panels computed for them.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,6 +34,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute
 
+from engine.contrib import IntakePanel
 from engine.db import make_read_session_factory
 from engine.errors import TemporalError
 from engine.intake import (
@@ -51,6 +56,8 @@ PAGE_SIZE = 25
 SHOWS = ("open", "closed", "all")
 MAX_ID = 2**31 - 1
 KEY_FIELD = "idempotency_key"
+REFRESH_FIELD = "intake_refresh"
+"""A submit button of this name shows the form again with its answers, submitting nothing."""
 CHANNEL = "portal"
 TEMPORAL_DOWN = (
     "The workflow engine cannot be reached just now, so your request could not be started. "
@@ -235,6 +242,38 @@ async def portal(request: Request) -> Response:
 # ----------------------------------------------------------- the form ---
 
 
+@dataclass(frozen=True)
+class Panel:
+    """A plugin's panel on the intake form, as the template prints it."""
+
+    heading_id: str
+    title: str
+    template: str
+    context: Mapping[str, Any]
+
+
+def intake_panels(request: Request, intake: Intake, posted: FormData | None) -> list[Panel]:
+    """The plugins' panels for the viewer on ``intake``'s form with the answers ``posted``."""
+    state = request.app.state
+    names = {field.name for field in intake.form.fields} if intake.form is not None else set()
+    answers = {
+        name: value
+        for name, value in (posted.multi_items() if posted is not None else ())
+        if name in names and isinstance(value, str)
+    }
+    with make_read_session_factory(state.db)() as db:
+        found = state.pm.collect(
+            "tierflow_portal_intake_panels", expect=IntakePanel,
+            request_type=intake.request_type, form=intake.form, answers=answers,
+            viewer=viewer_of(request), session=db,
+        )  # fmt: skip
+    ordered = sorted((panel for _, panel in found), key=lambda p: (p.order, p.title))
+    return [
+        Panel(f"intake-panel-{n}", p.title, p.template, p.context)
+        for n, p in enumerate(ordered, start=1)
+    ]
+
+
 def intake_by(request: Request, name: str, channel: str) -> Intake:
     """The intake of request type ``name`` if it takes requests by ``channel`` (IntakeError)."""
     state = request.app.state
@@ -260,7 +299,7 @@ def _key(posted: FormData) -> str | None:
     return key if isinstance(key, str) and key else None
 
 
-def _form_page(
+async def _form_page(
     request: Request,
     intake: Intake,
     *,
@@ -281,6 +320,7 @@ def _form_page(
         for message in messages
     ]
     kind = intake.request_type
+    panels = await run_in_threadpool(intake_panels, request, intake, posted)
     return request.app.state.templates.TemplateResponse(
         request,
         "engine/portal_new.html",
@@ -292,6 +332,8 @@ def _form_page(
             "key_field": KEY_FIELD,
             "key": key if key and len(key) <= MAX_KEY else uuid.uuid4().hex,
             "problems": problems,
+            "panels": panels,
+            "refresh_field": REFRESH_FIELD,
         },
         status_code=status,
     )
@@ -299,7 +341,7 @@ def _form_page(
 
 async def new_request(request: Request) -> Response:
     """GET /portal/new/{request_type}: the type's intake form, with a fresh idempotency key."""
-    return _form_page(request, await _loaded(request))
+    return await _form_page(request, await _loaded(request))
 
 
 async def submit(request: Request) -> Response:
@@ -316,6 +358,8 @@ async def submit(request: Request) -> Response:
     )
     state = request.app.state
     again: dict[str, Any] = {"key": key, "posted": posted}
+    if posted.get(REFRESH_FIELD):
+        return await _form_page(request, intake, **again)
     try:
         check_submission(intake, submission)  # before connecting: mistakes need no Temporal
         runtime = Runtime(await state.temporal.client(), state.settings.task_queue)
@@ -323,11 +367,11 @@ async def submit(request: Request) -> Response:
             state.sessions, state.pm, runtime, state.request_types, submission
         )
     except IntakeInvalid as exc:
-        return _form_page(request, intake, errors=exc.errors, status=422, **again)
+        return await _form_page(request, intake, errors=exc.errors, status=422, **again)
     except IntakeError as exc:
-        return _form_page(request, intake, problem=str(exc), status=exc.status, **again)
+        return await _form_page(request, intake, problem=str(exc), status=exc.status, **again)
     except TemporalError:
-        return _form_page(request, intake, problem=TEMPORAL_DOWN, status=503, **again)
+        return await _form_page(request, intake, problem=TEMPORAL_DOWN, status=503, **again)
     return RedirectResponse(f"/items/{done.work_item_id}?submitted=1", status_code=303)
 
 

@@ -16,7 +16,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
 from engine.config import Settings
-from engine.contrib import ItemSection, MigrationBranch, RequestType, Service, SettingsSection
+from engine.contrib import (
+    IntakePanel,
+    ItemSection,
+    MigrationBranch,
+    RequestType,
+    Service,
+    SettingsSection,
+)
+from engine.dsl.forms import Form
 from engine.hookspecs import hookimpl
 from engine.model import Event, WorkItem
 from engine.plugins import PluginManager
@@ -46,8 +54,9 @@ PARTS: tuple[ModuleType, ...] = (kb, mail, inbound, survey)
 """Parts that are packages of their own. Each may define, in its ``__init__``: ``MODELS``
 (model modules), ``ROUTES``, ``NAVIGATION``, ``SETTINGS`` (settings sections), and the
 functions ``actions(pm, sessions)``, ``on_event(event, session, pm)``,
-``sections(item, viewer, session)``, ``services(settings, pm, sessions)``, ``commands(cli)``
-and ``load_demo(session)``; this module hands whatever a part defines to the engine."""
+``sections(item, viewer, session)``, ``intake_panels(request_type, form, answers, viewer,
+session)``, ``services(settings, pm, sessions)``, ``commands(cli)`` and ``load_demo(session)``;
+this module hands whatever a part defines to the engine."""
 
 
 def _listed(name: str) -> list[Any]:
@@ -161,6 +170,24 @@ def tierflow_work_item_sections(
         *views_ticket.sections(item, viewer, session),
         *_called("sections", item=item, viewer=viewer, session=session),
     ]
+
+
+@hookimpl
+def tierflow_portal_intake_panels(
+    request_type: RequestType,
+    form: Form | None,
+    answers: dict[str, str],
+    viewer: Viewer,
+    session: Session,
+) -> list[IntakePanel]:
+    return _called(
+        "intake_panels",
+        request_type=request_type,
+        form=form,
+        answers=answers,
+        viewer=viewer,
+        session=session,
+    )
 
 
 @hookimpl

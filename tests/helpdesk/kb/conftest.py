@@ -1,0 +1,83 @@
+"""Knowledge-base fixtures: the department of the authorization matrix with a small library.
+
+``library`` adds articles to ``everyone`` (tests/web/everyone.py): published public
+ones in two categories, an internal one and a public draft, and makes the agent of
+item A a level 2 agent and the lead of no team. ``kb_client(viewer)`` is a signed-in
+client on the app with every built-in plugin; it returns the client and its CSRF token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy.orm import Session
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from plugins.helpdesk.kb.models import Article
+from plugins.helpdesk.models import Category
+from tests.web import conftest as web
+from tests.web.conftest import sign_in
+from tests.web.everyone import World
+
+# the web tests' fixtures, for the tests of this folder
+everyone = web.everyone
+fast_passwords = web.fast_passwords
+full_app = web.full_app
+make_app = web.make_app
+
+
+@dataclass
+class Library:
+    world: World
+    articles: dict[str, Article]
+    categories: dict[str, Category]
+
+
+ARTICLES = {
+    "vpn": ("Reset your VPN token", "network", "public", "published",
+            "Your **VPN** token expires every 90 days. Open the self-service page."),
+    "wifi": ("Wi-Fi keeps dropping", "network", "public", "published",
+             "Forget the guest network so the laptop stays on the corporate VPN-free Wi-Fi."),
+    "printer": ("Printer paper jam", "hardware", "public", "published",
+                "Open the rear door of the printer and remove torn paper."),
+    "internal": ("VPN concentrator failover", "network", "internal", "published",
+                 "Switch the DNS record of the VPN to the secondary concentrator."),
+    "draft": ("Docking station firmware", "hardware", "public", "draft",
+              "Update the dock firmware with the vendor tool."),
+}  # fmt: skip
+
+
+@pytest.fixture
+def library(session: Session, everyone: World) -> Library:
+    categories = {slug: Category(slug=slug, name=slug.title()) for slug in ("network", "hardware")}
+    session.add_all(categories.values())
+    session.flush()
+    made = {
+        key: Article(title=title, category_id=categories[cat].id, visibility=visibility,
+                     status=status, body=body)
+        for key, (title, cat, visibility, status, body) in ARTICLES.items()
+    }  # fmt: skip
+    session.add_all(made.values())
+    everyone.people["agent"].level = "L2"
+    session.commit()
+    return Library(everyone, made, categories)
+
+
+@pytest.fixture
+def kb_client(
+    full_app: Starlette, library: Library
+) -> Iterator[Callable[[str], tuple[TestClient, str]]]:
+    clients: list[TestClient] = []
+
+    def open_as(viewer: str) -> tuple[TestClient, str]:
+        client = TestClient(full_app, raise_server_exceptions=False, follow_redirects=False)
+        client.__enter__()
+        clients.append(client)
+        return client, sign_in(client, library.world.people[viewer])
+
+    yield open_as
+    for client in clients:
+        client.__exit__(None, None, None)
