@@ -88,7 +88,8 @@ class Renderer:
         options: dict[str, Any] = {"loader": loader, "undefined": ChainableUndefined}
         self._plain = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True, **options)
         self._html = SandboxedEnvironment(autoescape=True, **options)
-        self._html.filters["paragraphs"] = paragraphs
+        for environment in (self._plain, self._html):  # both compile the whole file
+            environment.filters["paragraphs"] = paragraphs
 
     def render(self, kind: str, context: dict[str, Any]) -> Rendered:
         """The subject, text and HTML of a mail of ``kind``; :class:`RenderError` if it fails."""
