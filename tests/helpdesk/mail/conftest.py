@@ -13,7 +13,6 @@ import asyncio
 import email
 import email.policy
 import shutil
-import socket
 import ssl
 import subprocess
 import threading
@@ -39,15 +38,10 @@ from engine.plugins import PluginManager, create_plugin_manager
 from plugins.helpdesk.mail.models import OutboxMail
 from plugins.helpdesk.mail.sender import Sender
 from plugins.helpdesk.mail.settings import MailSettings
+from tests.procs import free_port
 
 WAIT = 10.0
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on (yet)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+__all__ = ["free_port"]
 
 
 @dataclass
