@@ -3,9 +3,11 @@
 The files are the site's own ``workflows/`` folder (searched recursively; it
 wins when a plugin ships a workflow of the same name), every folder a plugin
 returns from ``tierflow_register_workflow_dirs`` and every forms file or folder
-from ``tierflow_register_forms``. Names they may use come from a
-:class:`~engine.dsl.catalog.Catalog`: the actions of the core and of every
-plugin, and the teams in the database when one is reachable.
+from ``tierflow_register_forms``; fragments files among them lend their
+fragments to every workflow, whose deployed text has the steps written out.
+Names they may use come from a :class:`~engine.dsl.catalog.Catalog`: the
+actions of the core and of every plugin, and the teams in the database when
+one is reachable.
 
 Deploying stores each workflow whose text changed as a new, immutable
 :class:`~engine.model.WorkflowDefinition` row and makes it the active version
@@ -411,9 +413,9 @@ def find_version(session: Session, name: str, prefix: str | None) -> WorkflowDef
 
 
 def problems_in(problems: Sequence[Problem], files: Iterable[Path]) -> list[Problem]:
-    """The problems found in ``files``."""
+    """The problems found in ``files``, and in the fragments they use (``via`` one of them)."""
     wanted = {display_path(path) for path in files}
-    return [problem for problem in problems if problem.file in wanted]
+    return [problem for problem in problems if wanted & {problem.file, problem.via}]
 
 
 # ----------------------------------------------------------- all at once ---

@@ -49,9 +49,9 @@ class StepGraph:
         for path, name in self.outline.ids.items():
             first = seen.setdefault(name, path)
             if first is not path:
-                line = self.findings.line((*first, "id"))
+                where = self.findings.where((*first, "id"), (*path, "id"))
                 self.findings.add(
-                    (*path, "id"), f"step id '{name}' is used twice (first at line {line})"
+                    (*path, "id"), f"step id '{name}' is used twice (first at {where})"
                 )
 
     def jumps(self) -> None:
@@ -64,6 +64,8 @@ class StepGraph:
                     continue
                 if name not in outline.group_of:
                     hint = did_you_mean(name, own) or did_you_mean(name, outline.group_of)
+                    if self.findings.parsed.positions.origin(path) is not None:
+                        hint += ": neither the fragment nor the workflow using it has that step"
                     self.findings.add(
                         path, f"unknown step '{name}' in '{key}' of {placed.name}{hint}"
                     )

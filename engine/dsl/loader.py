@@ -20,10 +20,13 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from engine.dsl.expand import Library, expand
 from engine.dsl.forms import Form
+from engine.dsl.fragments import FragmentFile, is_fragments_file, uses_fragments
 from engine.dsl.messages import schema_problems
 from engine.dsl.problems import Problem, WorkflowFileError
 from engine.dsl.spec import FormFile, Workflow
+from engine.dsl.written import written_source
 from engine.dsl.yamlread import (
     MAX_DEPTH,
     MAX_FILE_BYTES,
@@ -49,6 +52,7 @@ __all__ = [
     "content_hash",
     "decode_source",
     "is_forms_file",
+    "is_fragments_file",
     "load_yaml",
     "parse_file",
     "parse_text",
@@ -90,7 +94,13 @@ def content_hash(source: str) -> str:
 
 @dataclass
 class Parsed:
-    """One file read and checked against its model: a workflow, or a file of shared forms."""
+    """One file read and checked against its model: a workflow, shared forms or fragments.
+
+    A workflow that uses fragments is ``pending`` until :func:`expand_parsed`
+    puts the fragments' steps in place: then ``data`` and ``positions`` are
+    the expanded workflow's, ``source`` the text that is deployed (the steps
+    written out) and ``used`` the fragments' names.
+    """
 
     file: str
     source: str
@@ -99,10 +109,24 @@ class Parsed:
     problems: list[Problem]
     workflow: Workflow | None = None
     forms: FormFile | None = None
+    fragments: FragmentFile | None = None
+    pending: bool = False
+    used: list[str] = field(default_factory=list)
+    broken_uses: bool = False
+    """A ``use`` item could not be expanded: the steps are not all there to check."""
 
     @property
     def is_forms_file(self) -> bool:
         return is_forms_file(self.data)
+
+    @property
+    def is_fragments_file(self) -> bool:
+        return is_fragments_file(self.data)
+
+    @property
+    def is_workflow(self) -> bool:
+        """Whether the file reads as a workflow (not forms, not fragments, not unreadable)."""
+        return isinstance(self.data, dict) and not (self.is_forms_file or self.is_fragments_file)
 
 
 def is_forms_file(data: Any) -> bool:
@@ -111,22 +135,68 @@ def is_forms_file(data: Any) -> bool:
 
 
 def parse_text(text: str, file: str) -> Parsed:
-    """Read ``text`` as a workflow or forms file and check it against the models."""
+    """Read ``text`` as a workflow, forms or fragments file and check it against the models.
+
+    A workflow that uses fragments is left ``pending``: its schema is checked
+    once :func:`expand_parsed` has put the fragments' steps in place.
+    """
     data, positions, problems = read_yaml(text, file)
     parsed = Parsed(file, text, data, positions, list(problems))
     if data is None:
         return parsed
-    model: type[BaseModel] = FormFile if is_forms_file(data) else Workflow
-    try:
-        loaded = model.model_validate(data)
-    except ValidationError as exc:
-        parsed.problems += schema_problems(exc, data, positions, file, model)
+    if is_fragments_file(data):
+        model: type[BaseModel] = FragmentFile
+    elif is_forms_file(data):
+        model = FormFile
+    elif uses_fragments(data.get("steps")):
+        parsed.pending = True
         return parsed
+    else:
+        model = Workflow
+    _validate(parsed, model)
+    return parsed
+
+
+def _validate(parsed: Parsed, model: type[BaseModel]) -> None:
+    try:
+        loaded = model.model_validate(parsed.data)
+    except ValidationError as exc:
+        parsed.problems += schema_problems(exc, parsed.data, parsed.positions, parsed.file, model)
+        return
     if isinstance(loaded, Workflow):
         parsed.workflow = loaded
+    elif isinstance(loaded, FragmentFile):
+        parsed.fragments = loaded
     else:
         parsed.forms = loaded  # type: ignore[assignment]
-    return parsed
+
+
+_EMPTIED = ("needs at least 1 item", "has no steps")
+
+
+def expand_parsed(parsed: Parsed, library: Library) -> Parsed:
+    """A pending workflow with the fragments of ``library`` in place, checked against the model.
+
+    Anything else is returned as it is.
+    """
+    if not parsed.pending:
+        return parsed
+    expanded = expand(parsed.data, parsed.positions, parsed.file, library)
+    result = Parsed(
+        parsed.file,
+        parsed.source,
+        expanded.data,
+        expanded.positions,
+        [*parsed.problems, *expanded.problems],
+        used=expanded.used,
+        broken_uses=bool(expanded.problems),
+    )
+    _validate(result, Workflow)
+    if result.broken_uses:  # a list left empty by a wrong 'use' item is no news
+        result.problems = [p for p in result.problems if not p.message.endswith(_EMPTIED)]
+    if result.workflow is not None and not result.problems:
+        result.source = written_source(parsed.source, expanded.data, expanded.splices)
+    return result
 
 
 def parse_file(path: Path, file: str | None = None) -> Parsed:

@@ -17,10 +17,11 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
+from engine.dsl.fragments import FragmentFile
 from engine.dsl.problems import Problem
 from engine.dsl.spec import STEP_TYPES, FormFile
 from engine.dsl.suggest import closest, did_you_mean
-from engine.dsl.yamlread import PathKey, Position, Positions
+from engine.dsl.yamlread import PathKey, Positions
 
 _EXPECTED = {
     "string_type": "text",
@@ -115,7 +116,8 @@ def schema_problems(
     errors = _without_union_noise(
         [error for error in located if not _refused(error.path, positions.refused)]
     )
-    top = "the forms file" if model is FormFile else "the workflow"
+    tops = {FormFile: "the forms file", FragmentFile: "the fragments file"}
+    top = tops.get(model, "the workflow")
     words = _Words(data, top, model)
     misspelt = {  # a missing key that an unknown key beside it is a typo of: report the typo
         (*error.path[:-1], closest(str(error.path[-1]), _fields_at(model, error.path[:-1])))
@@ -123,30 +125,30 @@ def schema_problems(
         if error.kind == "extra_forbidden"
     }
     errors = [e for e in errors if e.kind != "missing" or e.path not in misspelt]
-    problems: dict[tuple[int, int, str], None] = {}
+    problems: dict[Problem, None] = {}
     expected: dict[PathKey, list[str]] = {}
     for error in errors:
         if error.kind in _EXPECTED and error.union is not None:
             expected.setdefault(error.path, []).append(_EXPECTED[error.kind])
             continue
-        line, column = _where_error(error, positions)
-        problems[(line, column, words.message(error))] = None
+        path, on_key = _where_error(error)
+        problems[positions.problem(file, path, words.message(error), key=on_key)] = None
     for path, kinds in expected.items():
-        line, column = positions.value(path)
-        problems[(line, column, words.wrong_type(path, kinds))] = None
-    return [Problem(file, line, column, message) for line, column, message in problems]
+        problems[positions.problem(file, path, words.wrong_type(path, kinds))] = None
+    return list(problems)
 
 
 def _refused(path: PathKey, refused: set[PathKey]) -> bool:
     return any(path[: len(done)] == done for done in refused)
 
 
-def _where_error(error: _Error, positions: Positions) -> Position:
+def _where_error(error: _Error) -> tuple[PathKey, bool]:
+    """The path a problem is shown at, and whether at its key rather than its value."""
     if error.on_key or error.kind == "extra_forbidden":
-        return positions.key(error.path)
+        return error.path, True
     if error.kind == "missing":
-        return positions.value(error.path[:-1])
-    return positions.value(error.path)
+        return error.path[:-1], False
+    return error.path, False
 
 
 class _Words:

@@ -215,11 +215,11 @@ class Known:
 def outline_of(parsed: Parsed) -> Outline | None:
     """What the checks see of a workflow file: all of it, the parts that load, or ``None``.
 
-    ``None`` when the file is not a workflow: unreadable, or a forms file.
+    ``None`` when the file is not a workflow: unreadable, a forms or a fragments file.
     """
     if parsed.workflow is not None:
         return Outline.of_workflow(parsed.workflow)
-    if isinstance(parsed.data, dict) and not parsed.is_forms_file:
+    if parsed.is_workflow and not parsed.pending:
         return Outline.of_data(parsed.data)
     return None
 
@@ -310,14 +310,14 @@ class Findings:
         self.problems: dict[Problem, None] = {}
 
     def add(self, path: PathKey, message: str) -> None:
-        line, column = self.parsed.positions.value(path)
-        self.problems[Problem(self.parsed.file, line, column, message)] = None
+        """A problem at the value of ``path`` (in a fragments file, for a fragment's step)."""
+        self.problems[self.parsed.positions.problem(self.parsed.file, path, message)] = None
 
     def add_at_key(self, path: PathKey, message: str) -> None:
         """:meth:`add`, at the key of ``path`` rather than at its value."""
-        line, column = self.parsed.positions.key(path)
-        self.problems[Problem(self.parsed.file, line, column, message)] = None
+        problem = self.parsed.positions.problem(self.parsed.file, path, message, key=True)
+        self.problems[problem] = None
 
-    def line(self, path: PathKey) -> int:
-        """The line the value at ``path`` starts on."""
-        return self.parsed.positions.value(path)[0]
+    def where(self, path: PathKey, beside: PathKey) -> str:
+        """Where the value at ``path`` is, for a problem at ``beside``: ``line N`` or more."""
+        return self.parsed.positions.where(path, self.parsed.file, beside)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.errors import TierflowError
@@ -10,12 +10,22 @@ from engine.errors import TierflowError
 
 @dataclass(frozen=True, order=True)
 class Problem:
-    """One thing wrong in a file, printed as ``file:line:col: message`` (1-based)."""
+    """One thing wrong in a file, printed as ``file:line:col: message`` (1-based).
+
+    ``via`` is the workflow file a problem belongs to when ``file`` is another
+    one: a fragments file whose steps the workflow uses (the message says so).
+    """
 
     file: str
     line: int
     column: int
     message: str
+    via: str = field(default="", compare=False)
+
+    @property
+    def owner(self) -> str:
+        """The file this problem keeps from loading: ``via`` if set, else ``file``."""
+        return self.via or self.file
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.column}: {self.message}"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from engine.dsl.fragments import FragmentFile, Use
 from engine.dsl.spec import FormFile, Workflow
 
 SCHEMA_ID = "urn:tierflow:workflows:schema"
@@ -27,16 +28,20 @@ _SHORTHANDS: dict[str, list[dict[str, Any]]] = {
 
 
 def json_schema() -> dict[str, Any]:
-    """One schema for both kinds of file: a workflow, or a file of shared forms."""
+    """One schema for the three kinds of file: a workflow, shared forms, shared steps.
+
+    Wherever a step may stand, so may a ``use`` item (:class:`~engine.dsl.fragments.Use`).
+    """
     definitions: dict[str, Any] = {}
     roots = []
-    for model in (Workflow, FormFile):
+    for model in (Workflow, FormFile, FragmentFile, Use):
         schema = model.model_json_schema(by_alias=True, ref_template="#/$defs/{model}")
         for name, definition in schema.pop("$defs", {}).items():
             if definitions.setdefault(name, definition) != definition:
                 raise AssertionError(f"two different JSON Schema definitions named {name}")
         definitions[model.__name__] = schema
-        roots.append({"$ref": f"#/$defs/{model.__name__}"})
+        if model is not Use:
+            roots.append({"$ref": f"#/$defs/{model.__name__}"})
     for name, extra in _SHORTHANDS.items():
         full = definitions[name]
         definitions[name] = {
@@ -44,6 +49,9 @@ def json_schema() -> dict[str, Any]:
             "description": full.get("description", ""),
             "anyOf": [{k: v for k, v in full.items() if k != "title"}, *extra],
         }
+    step_or_use = {"anyOf": [{"$ref": "#/$defs/Step"}, {"$ref": "#/$defs/Use"}]}
+    definitions = _replace({"$ref": "#/$defs/Step"}, step_or_use, definitions)
+    definitions["Fragment"]["properties"]["steps"]["items"] = step_or_use
     message = definitions["Message"]["properties"]
     message["to"] = {"anyOf": [{"type": "string"}, message["to"]], "title": "To"}
     offer = definitions["SignalOffer"]["properties"]
@@ -51,12 +59,23 @@ def json_schema() -> dict[str, Any]:
     return {
         "$schema": DIALECT,
         "$id": SCHEMA_ID,
-        "title": "Tierflow workflow or forms file",
-        "description": "A workflow (name, kind, steps ...) or a file of shared forms "
-        "(only 'forms'). See docs/workflows.md.",
+        "title": "Tierflow workflow, forms or fragments file",
+        "description": "A workflow (name, kind, steps ...), a file of shared forms "
+        "(only 'forms') or of shared steps (only 'fragments'). See docs/workflows.md.",
         "anyOf": roots,
         "$defs": dict(sorted(definitions.items())),
     }
+
+
+def _replace(old: Any, new: Any, value: Any) -> Any:
+    """``value`` with every part equal to ``old`` replaced by ``new``."""
+    if value == old:
+        return new
+    if isinstance(value, dict):
+        return {key: _replace(old, new, item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_replace(old, new, item) for item in value]
+    return value
 
 
 def json_schema_text() -> str:

@@ -6,8 +6,9 @@ a parallel branch; unreachable steps; loops with no task or wait in them;
 unknown forms, actions, teams, roles, recipients and called workflows; every
 variable an expression or template reads; ``shown_when`` of form fields; and
 schedules (cron, time zone). :func:`validate_files` checks files together:
-forms files share their forms, ``call`` may name any workflow of the run, and
-two files may not define the same workflow.
+forms files share their forms, fragments files their fragments (a workflow's
+``use`` items are expanded first, see :mod:`engine.dsl.expand`), ``call`` may
+name any workflow of the run, and two files may not define the same workflow.
 
 A file that fails its schema still has the parts that load on their own
 checked (each step, form, the start, the schedule: see
@@ -29,10 +30,12 @@ from pathlib import Path
 from engine.dsl.catalog import Catalog
 from engine.dsl.forms import Form
 from engine.dsl.graph import check_graph
+from engine.dsl.library import library_of
 from engine.dsl.loader import (
     LoadedWorkflow,
     Parsed,
     Positions,
+    expand_parsed,
     parse_file,
     parse_text,
     read_source,
@@ -104,7 +107,7 @@ def check_workflow(
 
     def check() -> list[Problem]:
         outline = outline_of(parsed)
-        if outline is None:
+        if outline is None or parsed.broken_uses:
             return []
         names = catalog.workflows | (workflows or frozenset())
         known = Known.of(outline, catalog, shared_forms or {}, names, defined_forms)
@@ -136,10 +139,14 @@ def _used_forms(workflow: Workflow, forms: Mapping[str, Form]) -> dict[str, Form
 def load_workflow_text(
     text: str, file: str, catalog: Catalog
 ) -> tuple[Workflow | None, list[Problem]]:
-    """Load and check one workflow: ``(workflow, [])``, or ``(None, every problem)``."""
-    parsed = _guarded_parse(file, lambda: parse_text(text, file))
-    if parsed.workflow is None and not parsed.problems and parsed.is_forms_file:
-        message = "this is a forms file (it has only 'forms'), not a workflow"
+    """Load and check one workflow: ``(workflow, [])``, or ``(None, every problem)``.
+
+    On its own, a workflow has no fragments to use: see :func:`validate_files`.
+    """
+    parsed = _guarded_parse(file, lambda: expand_parsed(parse_text(text, file), {}))
+    if parsed.workflow is None and not parsed.problems and not parsed.is_workflow:
+        which = "forms" if parsed.is_forms_file else "fragments"
+        message = f"this is a {which} file (it has only '{which}'), not a workflow"
         parsed.problems.append(Problem(file, 1, 1, message))
     problems = sorted({*parsed.problems, *check_workflow(parsed, catalog)})
     return (parsed.workflow if not problems else None), problems
@@ -211,8 +218,10 @@ def validate_files(
 ) -> tuple[list[LoadedWorkflow], list[Problem]]:
     """Load and check files together; the workflows that are fine, and every problem found.
 
-    Forms files' forms are shared by every workflow of the run, ``call`` may
-    name any workflow of the run, and a workflow name may be defined once.
+    Forms files' forms and fragments files' fragments are shared by every
+    workflow of the run, ``call`` may name any workflow of the run, and a
+    workflow name may be defined once. A workflow using fragments loads with
+    its source the text that is deployed: its fragments' steps written out.
     A folder stands for the ``.yaml``/``.yml`` files below it.
 
     ``progress`` is called with each file, in order, once it has been read
@@ -226,7 +235,10 @@ def validate_files(
         parsed[path] = _guarded_parse(file, lambda p=path, f=file: parse_file(p, f))
         if progress is not None:
             progress(path)
-    problems = [problem for item in parsed.values() for problem in item.problems]
+    library, problems = library_of(parsed.values())
+    for path, item in parsed.items():
+        parsed[path] = _guarded_parse(item.file, lambda i=item: expand_parsed(i, library))
+    problems += [problem for item in parsed.values() for problem in item.problems]
     shared, defined, clashes = _shared_forms(parsed.values())
     problems += clashes + _duplicate_names(parsed.values())
     names = frozenset(filter(None, map(_workflow_name, parsed.values())))
@@ -234,7 +246,7 @@ def validate_files(
         problems += check_workflow(item, catalog, shared, names, defined_forms=defined)
         if item.is_forms_file:
             problems += _forms_file_problems(item)
-    bad_files = {problem.file for problem in problems}
+    bad_files = {problem.owner for problem in problems}
     forms = {**catalog.forms, **shared}
     loaded = [
         LoadedWorkflow.of(path, item.workflow, item.source, _used_forms(item.workflow, forms))
@@ -291,7 +303,7 @@ def _workflow_name(parsed: Parsed) -> str | None:
     if parsed.workflow is not None:
         return parsed.workflow.name
     data = parsed.data
-    if isinstance(data, dict) and not parsed.is_forms_file and isinstance(data.get("name"), str):
+    if isinstance(data, dict) and parsed.is_workflow and isinstance(data.get("name"), str):
         return data["name"]
     return None
 

@@ -48,6 +48,18 @@ PathKey = tuple[str | int, ...]
 Position = tuple[int, int]
 
 
+@dataclass(frozen=True)
+class Origin:
+    """Where the values below a path came from when it is not the file itself.
+
+    A workflow's steps taken from a fragment are positioned in the fragments
+    ``file``; ``note`` says which workflow used the fragment, and where.
+    """
+
+    file: str
+    note: str
+
+
 @dataclass
 class Positions:
     """Where each key and value of a file is: path (keys and list indexes) → (line, col)."""
@@ -56,6 +68,8 @@ class Positions:
     values: dict[PathKey, Position] = field(default_factory=dict)
     refused: set[PathKey] = field(default_factory=set)
     """Values already reported (a tag, an unreadable scalar): their type is not checked again."""
+    origins: dict[PathKey, Origin] = field(default_factory=dict)
+    """Paths whose values came from another file (a fragment's steps), and from where."""
 
     def value(self, path: PathKey) -> Position:
         """Where the value at ``path`` starts (or the nearest enclosing one that is known)."""
@@ -68,6 +82,36 @@ class Positions:
     def key(self, path: PathKey) -> Position:
         """Where the key of ``path`` is (its value for a list item)."""
         return self.keys.get(path) or self.value(path)
+
+    def origin(self, path: PathKey) -> Origin | None:
+        """The origin of the value at ``path`` (the nearest enclosing one), if from elsewhere."""
+        if not self.origins:
+            return None
+        for end in range(len(path), 0, -1):
+            found = self.origins.get(path[:end])
+            if found is not None:
+                return found
+        return None
+
+    def problem(self, file: str, path: PathKey, message: str, *, key: bool = False) -> Problem:
+        """A problem at ``path`` of ``file``: in the file the value came from, if another one."""
+        line, column = self.key(path) if key else self.value(path)
+        origin = self.origin(path)
+        if origin is None:
+            return Problem(file, line, column, message)
+        return Problem(origin.file, line, column, message + origin.note, via=file)
+
+    def where(self, path: PathKey, file: str, beside: PathKey | None = None) -> str:
+        """``line N`` of the value at ``path`` of ``file``; ``file:line:col`` if another file.
+
+        Another file: not the one the value at ``beside`` is in (a fragment's).
+        """
+        line, column = self.value(path)
+        here, there = self.origin(path), self.origin(beside) if beside is not None else None
+        here_file = here.file if here is not None else file
+        if here_file == (there.file if there is not None else file):
+            return f"line {line}"
+        return f"{here_file}:{line}:{column}"
 
 
 # ------------------------------------------------------------ reading ---

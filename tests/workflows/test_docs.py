@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 import typing
+from pathlib import Path
 
 import pytest
 
 from engine.dsl.catalog import EXPRESSION_ROOTS, Catalog
 from engine.dsl.forms import FieldType
+from engine.dsl.problems import display_path
 from engine.dsl.spec import OVERLAP_POLICIES, STEP_TYPES
-from engine.dsl.validate import load_workflow_text
+from engine.dsl.validate import load_workflow_text, validate_files
 from tests.workflows.conftest import ROOT
 
 DOC = (ROOT / "docs" / "workflows.md").read_text(encoding="utf-8")
@@ -48,3 +50,35 @@ def test_the_first_workflow_in_the_docs_is_valid() -> None:
     assert [str(p) for p in problems] == []
     assert workflow is not None
     assert workflow.name == "password_reset"
+
+
+def test_the_fragments_example_in_the_docs_is_valid(tmp_path: Path) -> None:
+    part = DOC.split("## Sharing steps: fragments", 1)[1]
+    fragments, workflow = (
+        block.split("```", 1)[0] for block in part.split("```yaml\n")[1:3]
+    )
+    (tmp_path / "closing.yaml").write_text(fragments)
+    (tmp_path / "incident.yaml").write_text(
+        "name: incident\nkind: ticket\nforms:\n  l1_triage: {fields: []}\n"
+        "  confirm: {outcomes: [confirmed, not_fixed]}\n" + workflow
+    )
+    catalog = Catalog(teams=frozenset({"helpdesk-l1"}))
+    loaded, problems = validate_files([tmp_path], catalog)
+    assert [str(p) for p in problems] == []
+    steps = loaded[0].workflow.steps
+    assert [step.id for step in steps] == ["triage", "confirm", "closed"]
+    assert steps[1].task is not None
+    assert steps[1].task.team == "helpdesk-l1"
+
+    # the problem the docs show, when the workflow's step is 'triag'
+    (tmp_path / "incident.yaml").write_text(
+        (tmp_path / "incident.yaml").read_text().replace("id: triage", "id: triag")
+    )
+    _, problems = validate_files([tmp_path], catalog)
+    shown = part.split("```text\n", 1)[1].split("```", 1)[0].strip()
+    found = [
+        str(p).replace(display_path(tmp_path), "workflows")
+        for p in problems
+        if "unknown step" in p.message
+    ]
+    assert found == [shown.replace(":5:5)", ":10:5)")]  # the test's file has 5 lines more

@@ -139,12 +139,19 @@ def test_schema_rejects_what_the_language_rejects(
     assert complaint in messages
 
 
-def test_schema_describes_both_kinds_of_file() -> None:
+def test_schema_describes_the_three_kinds_of_file() -> None:
     schema = json_schema()
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["$id"]
     assert schema["title"]
-    assert schema["anyOf"] == [{"$ref": "#/$defs/Workflow"}, {"$ref": "#/$defs/FormFile"}]
+    assert schema["anyOf"] == [
+        {"$ref": "#/$defs/Workflow"},
+        {"$ref": "#/$defs/FormFile"},
+        {"$ref": "#/$defs/FragmentFile"},
+    ]
+    step_or_use = {"anyOf": [{"$ref": "#/$defs/Step"}, {"$ref": "#/$defs/Use"}]}
+    assert schema["$defs"]["Workflow"]["properties"]["steps"]["items"] == step_or_use
+    assert schema["$defs"]["Fragment"]["properties"]["steps"]["items"] == step_or_use
     step = schema["$defs"]["Step"]["properties"]
     assert {"task", "action", "decide", "wait", "parallel", "notify", "call", "end"} <= set(step)
     assert "with" in step  # aliases, as admins write them
