@@ -2,7 +2,7 @@
 
 Tickets and comments hold plain text, which the pages print escaped; the
 sanitised HTML is kept on the mail's record only. nh3 (the Rust sanitiser
-ammonia) removes ``<script>`` and ``<style>`` with their content, every
+ammonia) removes ``<script>``, ``<style>`` and the ``<head>`` with their content, every
 event-handler attribute and every URL scheme but http, https, mailto and cid.
 The text is made from the *sanitised* HTML, so nothing a script held can
 reach it.
@@ -16,11 +16,12 @@ from html.parser import HTMLParser
 import nh3
 
 URL_SCHEMES = frozenset({"http", "https", "mailto", "cid"})
+REMOVED_WITH_CONTENT = frozenset({"script", "style", "head", "title", "template", "noscript"})
+"""Elements dropped with everything inside them (nh3 keeps the text of other unknown tags)."""
 BLOCKS = frozenset(
     {"p", "div", "br", "tr", "li", "ul", "ol", "table", "blockquote", "pre", "hr"}
     | {"h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "header", "footer"}
 )
-SKIPPED = frozenset({"head", "title"})
 
 # where a reply's quoted history starts (only markers mail programs write on a line of their own)
 _QUOTE_STARTS = (
@@ -35,7 +36,12 @@ _OUTLOOK_HEADER = re.compile(r"^\s*(From|Von|De)\s*:", re.IGNORECASE)
 def sanitise(html: str) -> str:
     """``html`` with everything that could run or load script removed (nh3's defaults, and
     only the :data:`URL_SCHEMES`)."""
-    return nh3.clean(html, url_schemes=set(URL_SCHEMES), link_rel="noopener noreferrer nofollow")
+    return nh3.clean(
+        html,
+        clean_content_tags=set(REMOVED_WITH_CONTENT),
+        url_schemes=set(URL_SCHEMES),
+        link_rel="noopener noreferrer nofollow",
+    )
 
 
 class _Text(HTMLParser):
@@ -44,23 +50,17 @@ class _Text(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
-        self.skipping = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in SKIPPED:
-            self.skipping += 1
-        elif tag in BLOCKS:
+        if tag in BLOCKS:
             self.parts.append("\n")
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in SKIPPED:
-            self.skipping = max(0, self.skipping - 1)
-        elif tag in BLOCKS:
+        if tag in BLOCKS:
             self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:
-        if not self.skipping:
-            self.parts.append(re.sub(r"[ \t\r\n]+", " ", data))
+        self.parts.append(re.sub(r"[ \t\r\n]+", " ", data))
 
 
 def html_to_text(html: str) -> str:

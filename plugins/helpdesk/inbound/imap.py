@@ -71,7 +71,7 @@ class Mailbox:
                 raise ImapError(f"IMAP {self.where}: no folder {s.imap_folder!r}: {answer}")
         except (OSError, imaplib.IMAP4.error) as exc:
             self.close()
-            raise ImapError(f"IMAP {self.where}: {exc}") from exc
+            raise ImapError(f"IMAP {self.where}: {_said(exc)}") from exc
 
     def close(self) -> None:
         if self.connection is not None:
@@ -119,6 +119,12 @@ class Mailbox:
             self.connection.expunge()
 
 
+def _said(exc: Exception) -> str:
+    """What the server (or the network) said, as text."""
+    said = exc.args[0] if exc.args else exc
+    return said.decode(errors="replace") if isinstance(said, bytes) else str(said)
+
+
 def _quoted(folder: str) -> str:
     return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -137,8 +143,8 @@ class ImapPoller:
             await asyncio.to_thread(box.open)
         except ImapError as exc:
             raise ConfigError(
-                f"{exc}; check TIERFLOW_INBOUND__IMAP_HOST, _PORT, _SECURITY, _USERNAME, "
-                "_PASSWORD and _FOLDER"
+                f"{exc}; check the settings TIERFLOW_INBOUND__IMAP_HOST, IMAP_PORT, "
+                "IMAP_SECURITY, IMAP_USERNAME, IMAP_PASSWORD and IMAP_FOLDER"
             ) from exc
         finally:
             await asyncio.to_thread(box.close)

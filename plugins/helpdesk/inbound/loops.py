@@ -24,8 +24,8 @@ DAEMONS = ("mailer-daemon@", "postmaster@")
 def loop_reason(mail: Mail, envelope_sender: str | None, settings: InboundSettings) -> str:
     """Why ``mail`` is automatic (and is dropped), or ``""`` when a person sent it.
 
-    ``envelope_sender`` is SMTP's ``MAIL FROM`` (``""`` for the null sender
-    ``<>`` of bounces; ``None`` when unknown, as for mail read over IMAP).
+    ``envelope_sender`` is SMTP's ``MAIL FROM`` (``"<>"``, the null sender, for
+    bounces; ``None`` when unknown, as for mail read over IMAP).
     """
     headers = mail.headers
     auto = headers.get("auto-submitted", "")
@@ -39,7 +39,7 @@ def loop_reason(mail: Mail, envelope_sender: str | None, settings: InboundSettin
             return f"an automatic reply ({_title(name)} header)"
     if mail.content_type == "multipart/report" or "x-failed-recipients" in headers:
         return "a delivery report (bounce)"
-    if envelope_sender == "" or headers.get("return-path", "").strip() == "<>":
+    if envelope_sender in ("", "<>") or headers.get("return-path", "").strip() == "<>":
         return "a bounce (empty return path)"
     if mail.sender.startswith(DAEMONS):
         return f"a bounce (from {mail.sender[:60]})"

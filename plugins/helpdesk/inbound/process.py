@@ -60,7 +60,7 @@ class Delivery:
     raw: bytes
     transport: str
     envelope_sender: str | None = None
-    """SMTP's ``MAIL FROM`` (``""``: the null sender of bounces); ``None`` over IMAP."""
+    """SMTP's ``MAIL FROM`` (``"<>"``: the null sender of bounces); ``None`` over IMAP."""
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import shutil
 import smtplib
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -257,12 +258,16 @@ service pop3-login {{
 
 
 @pytest.fixture
-def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dovecot]:
+def dovecot() -> Iterator[Dovecot]:
     """``dovecot -F -c <conf>`` with a config of its own (root runs it as Debian's dovecot
-    and dovenull users, anyone else as themselves); stopped after the test."""
+    and dovenull users, anyone else as themselves); stopped after the test.
+
+    Its folder is made in the system's temporary folder, not pytest's: Dovecot's
+    unprivileged processes must be able to reach it, and pytest's is private to its owner.
+    """
     if not os.path.exists(DOVECOT):
         pytest.fail(f"{DOVECOT} is missing: apt-get install dovecot-imapd (.ci/run does)")
-    root = tmp_path_factory.mktemp("dovecot")
+    root = Path(tempfile.mkdtemp(prefix="tierflow-dovecot-"))
     me = pwd.getpwuid(os.getuid())
     if os.getuid() == 0:  # Dovecot refuses to run its login and mail processes as root
         mail_user, login = pwd.getpwnam("dovecot"), "dovenull"
@@ -296,7 +301,7 @@ def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dovecot]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        shutil.rmtree(root / "run", ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _wait_for_port(port: int, process: subprocess.Popen, log: Path) -> None:
