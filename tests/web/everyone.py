@@ -25,6 +25,7 @@ from engine.dsl.loader import LoadedWorkflow
 from engine.model import Event, Membership, Person, Task, Team, WorkItem
 from engine.plugins import PluginManager
 from engine.workflows import check_all, deploy
+from plugins.helpdesk.kb.models import Article
 from plugins.helpdesk.mail.models import OutboxMail
 from plugins.helpdesk.models import Calendar, DayOff, SlaPolicy
 
@@ -102,7 +103,7 @@ def _shipped(session: Session, pm: PluginManager) -> list[LoadedWorkflow]:
 
 
 def helpdesk_objects(session: Session) -> dict[str, int]:
-    """A calendar with a day off and an SLA policy: what the help desk's admin pages name."""
+    """A calendar with a day off, an SLA policy and a public article: what help desk pages name."""
     calendar = Calendar(slug="office", name="Office", timezone="Europe/Berlin")
     calendar.days_off.append(DayOff(day=date(2030, 12, 24), name="Christmas Eve"))
     session.add(calendar)
@@ -111,8 +112,12 @@ def helpdesk_objects(session: Session) -> dict[str, int]:
         name="Default", response_minutes=60, resolution_minutes=480, calendar_id=calendar.id
     )
     session.add(policy)
+    article = Article(title="Reset your VPN token", body="Open the **self-service** page.",
+                      visibility="public", status="published")  # fmt: skip
+    session.add(article)
     session.commit()
     return {
+        "{article_id:int}": article.id,
         "{calendar_id:int}": calendar.id,
         "{day_id:int}": calendar.days_off[0].id,
         "{policy_id:int}": policy.id,

@@ -156,6 +156,21 @@ MATRIX: dict[tuple[str, str], tuple[Case, ...]] = {
     ("/survey/{item_id:int}", "GET"): objects(SENDS_A, SENDS_B),
     ("/survey/{item_id:int}", "POST"): objects(SENDS_A, SENDS_B),
     ("/helpdesk/satisfaction", "GET"): same(frozenset({"manager", "admin"})),
+    # the help desk: the knowledge base (the article is a published public one; who reads an
+    # internal one or a draft is tested in tests/helpdesk/kb); team leads and administrators
+    # publish (the agents here lead no team); level 2 and 3 agents draft from a resolution
+    ("/kb", "GET"): same(SIGNED_IN),
+    ("/kb/new", "GET"): same(AGENTS),
+    ("/kb/new", "POST"): same(AGENTS),
+    ("/kb/{article_id:int}", "GET"): same(SIGNED_IN),
+    ("/kb/{article_id:int}/edit", "GET"): same(AGENTS),
+    ("/kb/{article_id:int}/edit", "POST"): same(AGENTS),
+    ("/kb/{article_id:int}/publish", "POST"): same(ADMINS),
+    ("/kb/link/{item_id:int}", "POST"): objects(ACTS_A, ACTS_B),
+    ("/kb/draft/{item_id:int}", "POST"): objects(ADMINS, ADMINS),
+    ("/kb/self-help/{request_type}", "POST"): same(SIGNED_IN),
+    ("/kb/self-help.js", "GET"): same(EVERYONE),
+    ("/api/kb/suggestions", "GET"): same(SIGNED_IN),
     # the JSON API
     ("/api/requests", "POST"): same(SIGNED_IN),
     ("/api/work-items/{item_id:int}", "GET"): objects(SEES_A, SEES_B),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy.orm import Session
@@ -31,9 +32,17 @@ make_app = web.make_app
 
 @dataclass
 class Library:
+    """The world, its articles, and plain ids (reading an expired row's id would begin a
+    transaction in the test's session, and SQLite takes one writer at a time)."""
+
     world: World
     articles: dict[str, Article]
-    categories: dict[str, Category]
+    categories: dict[str, int]
+    teams: dict[str, int]
+    people: dict[str, int]
+    items: dict[str, int]
+    ids: dict[str, int]
+    """The articles' ids."""
 
 
 ARTICLES = {
@@ -63,7 +72,15 @@ def library(session: Session, everyone: World) -> Library:
     session.add_all(made.values())
     everyone.people["agent"].level = "L2"
     session.commit()
-    return Library(everyone, made, categories)
+    library = Library(
+        everyone, made, {slug: category.id for slug, category in categories.items()},
+        teams={name: team.id for name, team in everyone.teams.items()},
+        people={name: person.id for name, person in everyone.people.items()},
+        items={name: item.id for name, item in everyone.items.items()},
+        ids={name: article.id for name, article in made.items()},
+    )  # fmt: skip
+    session.rollback()  # the ids were read in a transaction: end it before the app writes
+    return library
 
 
 @pytest.fixture
@@ -76,7 +93,7 @@ def kb_client(
         client = TestClient(full_app, raise_server_exceptions=False, follow_redirects=False)
         client.__enter__()
         clients.append(client)
-        return client, sign_in(client, library.world.people[viewer])
+        return client, sign_in(client, SimpleNamespace(id=library.people[viewer]))
 
     yield open_as
     for client in clients:
