@@ -25,6 +25,7 @@ from engine.dsl.loader import LoadedWorkflow
 from engine.model import Event, Membership, Person, Task, Team, WorkItem
 from engine.plugins import PluginManager
 from engine.workflows import check_all, deploy
+from plugins.helpdesk.inbound.models import InboundAttachment, InboundMessage
 from plugins.helpdesk.kb.models import Article
 from plugins.helpdesk.mail.models import OutboxMail
 from plugins.helpdesk.models import Calendar, DayOff, SlaPolicy
@@ -85,9 +86,8 @@ def build(session: Session, app: Starlette, make_person: Any, make_team: Any) ->
         items[variant], tasks[variant] = item, task
     deploy(session, _shipped(session, app.state.pm), by="matrix")
     session.commit()
-    return World(
-        people, items, tasks, teams, helpdesk_objects(session) | mail_objects(session, items["own"])
-    )
+    others = helpdesk_objects(session) | mail_objects(session, items["own"])
+    return World(people, items, tasks, teams, others | inbound_objects(session, items))
 
 
 _SHIPPED: list[LoadedWorkflow] = []
@@ -178,3 +178,18 @@ def mail_objects(session: Session, item: WorkItem) -> dict[str, int]:
     session.add(mail)
     session.commit()
     return {"{mail_id:int}": mail.id}
+
+
+def inbound_objects(session: Session, items: dict[str, WorkItem]) -> dict[str, int]:
+    """A mail with a file for items A and B: a ticket's first file is ``attachments/1``."""
+    for variant, item in items.items():
+        mail = InboundMessage(message_id=f"<matrix.{variant}@example.org>", transport="smtp",
+                              sender="requester@example.org", size=10, outcome="ticket",
+                              work_item_id=item.id)  # fmt: skip
+        session.add(mail)
+        session.flush()
+        session.add(InboundAttachment(message_id=mail.id, work_item_id=item.id, position=1,
+                                      filename="photo.png", content_type="image/png", size=4,
+                                      content=b"\x89PNG"))  # fmt: skip
+    session.commit()
+    return {"{number:int}": 1}

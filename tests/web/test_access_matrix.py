@@ -156,6 +156,9 @@ MATRIX: dict[tuple[str, str], tuple[Case, ...]] = {
     ("/survey/{item_id:int}", "GET"): objects(SENDS_A, SENDS_B),
     ("/survey/{item_id:int}", "POST"): objects(SENDS_A, SENDS_B),
     ("/helpdesk/satisfaction", "GET"): same(frozenset({"manager", "admin"})),
+    # the help desk: inbound mail (the record of every mail; a ticket's files from e-mail)
+    ("/helpdesk/admin/inbound", "GET"): same(ADMINS),
+    ("/helpdesk/items/{item_id:int}/attachments/{number:int}", "GET"): objects(SEES_A, SEES_B),
     # the help desk: the knowledge base (the article is a published public one; who reads an
     # internal one or a draft is tested in tests/helpdesk/kb); team leads and administrators
     # publish (the agents here lead no team); level 2 and 3 agents draft from a resolution
