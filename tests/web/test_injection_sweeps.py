@@ -2,10 +2,10 @@
 
 The world of the authorization matrix is given hostile text in every field a
 person can write (names, titles, descriptions, custom fields, comments, task
-titles); then every GET route of the app is fetched as each kind of viewer,
-plainly and with hostile values in every query parameter a page reads. No
-response may carry a payload unescaped, answer 500, or change the database;
-and a requester's filtered list never shows someone else's request.
+titles, knowledge-base articles); then every GET route of the app is fetched as
+each kind of viewer, plainly and with hostile values in every query parameter a
+page reads. No response may carry a payload unescaped, answer 500, or change the
+database; and a requester's filtered list never shows someone else's request.
 """
 
 from __future__ import annotations
@@ -15,12 +15,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from engine.model import Comment, Event
 from engine.web.access import route_policies
+from plugins.helpdesk.kb.models import Article
 from tests.web.conftest import sign_in
 from tests.web.everyone import World, fill, snapshot
 
@@ -71,6 +73,9 @@ def hostile(session: Session, everyone: World) -> World:
     for task in world.tasks.values():
         task.title = SCRIPT
         task.data = {"diagnosis": ATTRIBUTE}
+    for article in session.scalars(select(Article)):  # Markdown, rendered and sanitised
+        article.title = f"{SCRIPT} article"
+        article.body = f"{SCRIPT}\n\n{ATTRIBUTE}\n\n[link](javascript:alert(1))"
     session.commit()
     return world
 

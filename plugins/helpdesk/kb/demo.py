@@ -72,7 +72,7 @@ ARTICLES: tuple[tuple[str, str, str, str], ...] = (
 def load(session: Session) -> None:
     """Add the demo articles that are missing, published, written by desktop support's lead."""
     author = session.scalar(select(Person.id).filter_by(email=AUTHOR))
-    categories = {slug: id_ for slug, id_ in session.execute(select(Category.slug, Category.id))}
+    categories = dict(session.execute(select(Category.slug, Category.id)).all())
     for title, category, visibility, body in ARTICLES:
         get_or_create(
             session,
