@@ -45,7 +45,7 @@ MAX_WORD = 64
 START, STOP = "\x02", "\x03"
 """Marks around matched words in an excerpt, split into :class:`Segment` s afterwards."""
 _WORD = re.compile(r"\w+")
-_MARKUP = re.compile(r"\]\([^)\s]*\)|[#*`>\[\]|]+|\s{2,}")
+_MARKUP = re.compile(r"\]\([^)\s]*\)|[#*`<>\[\]|]+|\s{2,}")
 
 
 class Scope(Enum):

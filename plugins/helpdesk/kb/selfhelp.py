@@ -2,7 +2,8 @@
 
 The request is still recorded, so that reports count what the knowledge base
 spared the help desk: a work item of the request type being filled in, by the
-portal, created already closed (``custom.resolution = "self_help"``), linked
+portal, created already closed (``custom.resolution`` saying which article
+solved it, in the words of the intake forms' "What fixed it"), linked
 to the article, with its events (``created``; ``status_changed`` closed, which
 the requester sees; ``closed`` by ``self_help`` with the article;
 ``article_linked``) and a :class:`~plugins.helpdesk.kb.models.SelfHelp` row.
@@ -100,7 +101,7 @@ def _record(
         kind=intake.workflow.kind, type=intake.request_type.name, title=subject,
         status="closed", requester_id=given.requester_id, channel=CHANNEL,
         definition_id=intake.definition.id, closed_at=now,
-        custom={field: subject, "resolution": RESOLUTION, "article": article.id},
+        custom={field: subject, "resolution": f"Self-help with the article “{article.title}”"},
     )  # fmt: skip
     session.add(item)
     session.flush()

@@ -23,7 +23,7 @@ from engine.web.access import Viewer, can_view_work_item, viewer_of
 from engine.web.admin_support import as_id, redirect, write
 from engine.web.errors import error_response
 from plugins.helpdesk.kb import articles
-from plugins.helpdesk.kb.models import Article, ArticleTicket
+from plugins.helpdesk.kb.models import Article, ArticleTicket, SelfHelp
 from plugins.helpdesk.kb.search import Scope, search
 
 TICKET = "ticket"
@@ -64,7 +64,7 @@ def sections(item: WorkItem, viewer: Viewer, session: Session) -> list[ItemSecti
         if not linked:
             return []
         rows = [Linked(f"/kb/{a.id}", a.title, how) for a, how in linked]
-        self_help = (item.custom or {}).get("resolution") == "self_help"
+        self_help = any(how == "self_help" for _, how in linked)
         return [ItemSection("Solved with the knowledge base", "helpdesk/kb/ticket_requester.html",
                             {"rows": rows, "self_help": self_help}, order=20)]  # fmt: skip
     known = {a.id for a, _ in linked}
@@ -84,7 +84,7 @@ def _draftable(session: Session, item: WorkItem, viewer: Viewer) -> bool:
     return (
         articles.may_draft(viewer)
         and item.status in articles.RESOLVED
-        and (item.custom or {}).get("resolution") != "self_help"
+        and session.scalar(select(SelfHelp.id).filter_by(work_item_id=item.id)) is None
         and bool(articles.resolution_text(session, item))
     )
 

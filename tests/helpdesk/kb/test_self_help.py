@@ -90,7 +90,7 @@ def test_this_solved_it_closes_the_request_as_self_help(
     assert item.workflow_id is None  # no run
     assert item.requester_id == library.people["requester"]
     assert item.title == "My VPN token expired"
-    assert item.custom["resolution"] == "self_help"
+    assert item.custom["resolution"] == "Self-help with the article “Reset your VPN token”"
     assert re.fullmatch(r"TIC-\d{5}", item.reference)
     events = session.scalars(select(Event.type).filter_by(work_item_id=item_id)).all()
     assert sorted(events) == ["article_linked", "closed", "created", "status_changed"]

@@ -21,8 +21,9 @@
   var source = panel.getAttribute("data-kb-source");
   var action = panel.getAttribute("data-kb-action");
   var refresh = panel.querySelector("[data-kb-refresh]");
-  if (refresh) {
+  if (refresh) {  // suggestions come as one types: no need to ask (buttons ignore [hidden])
     refresh.hidden = true;
+    refresh.style.display = "none";
   }
   var timer = null;
   var asked = null;
