@@ -17,7 +17,9 @@ it. So that the requester does not get the same news twice, created, status
 and resolved mails are *held* for ``hold_seconds``; a workflow notice that
 arrives while such a mail of the same ticket is still waiting joins it (the
 mail prints the workflow's words, the notice's own row is ``merged``). A
-notice with no waiting mail to join is a mail of its own.
+notice with no waiting mail to join is a mail of its own. Likewise a status
+mail still waiting when a newer status change comes is replaced by the newer
+one (``merged`` into it): the requester hears the latest status once.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ from plugins.helpdesk.mail.models import OutboxMail
 TICKET = "ticket"
 START_STATUSES = frozenset({None, "new"})
 """Statuses a run starts from: leaving them is part of the creation, not news."""
-HELD = frozenset({"created", "status", "resolved"})
+STATUS_KINDS = frozenset({"status", "resolved"})
+HELD = frozenset({"created", *STATUS_KINDS})
 
 
 def on_event(event: Event, session: Session) -> OutboxMail | None:
@@ -51,7 +54,25 @@ def on_event(event: Event, session: Session) -> OutboxMail | None:
     if kind == "notice" and (target := _waiting(session, item.id)) is not None:
         target.context = {**target.context, "notice": extra["notice"]}
         return _row(session, event, (item, requester), kind, extra, into=target)
-    return _row(session, event, (item, requester), kind, extra)
+    row = _row(session, event, (item, requester), kind, extra)
+    if kind in STATUS_KINDS and row.state == "queued":
+        _supersede(session, row)
+    return row
+
+
+def _supersede(session: Session, newer: OutboxMail) -> None:
+    """Older status mails of the ticket still waiting join ``newer``: only the latest counts.
+
+    A call resolved and closed at once tells the requester once (closed), not
+    twice; a workflow's words that had joined an older mail move along.
+    """
+    for older in _untouched(session, newer.work_item_id, STATUS_KINDS):
+        if older.id == newer.id:
+            continue
+        if "notice" in older.context and "notice" not in newer.context:
+            newer.context = {**newer.context, "notice": older.context["notice"]}
+        older.state, older.merged_into_id = "merged", newer.id
+        older.note = f"replaced by mail {newer.id}: a later status change of the same request"
 
 
 def _update(event: Event, session: Session, requester: Person) -> tuple[str, dict[str, Any]] | None:
@@ -76,24 +97,29 @@ def _update(event: Event, session: Session, requester: Person) -> tuple[str, dic
     return None
 
 
-def _waiting(session: Session, item_id: int) -> OutboxMail | None:
-    """The ticket's latest held mail no worker has touched yet, locked (it may join a notice)."""
+def _untouched(session: Session, item_id: int, kinds: frozenset[str]) -> list[OutboxMail]:
+    """The ticket's held mails of ``kinds`` no worker has touched yet, newest first, locked."""
     query = (
         select(OutboxMail)
         .where(
             OutboxMail.work_item_id == item_id,
+            OutboxMail.kind.in_(kinds),
             OutboxMail.state == "queued",
             OutboxMail.held.is_(True),
             OutboxMail.attempts == 0,
             OutboxMail.message.is_(None),
         )
         .order_by(OutboxMail.id.desc())
-        .limit(1)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
-    row = session.scalars(query).first()
-    return row if row is not None and "notice" not in row.context else None
+    return list(session.scalars(query))
+
+
+def _waiting(session: Session, item_id: int) -> OutboxMail | None:
+    """The ticket's latest held mail still waiting, if no notice joined it yet."""
+    rows = _untouched(session, item_id, HELD)
+    return rows[0] if rows and "notice" not in rows[0].context else None
 
 
 def _row(

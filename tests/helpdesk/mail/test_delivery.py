@@ -52,7 +52,9 @@ def test_every_kind_of_update_arrives_with_its_content(desk: Desk, smtp: SmtpSer
     drain(sender)  # sent: the question below is a mail of its own, not part of these
     desk.notify(item, f"[{ref}] We need more information", "Is it the printer by the window?")
     desk.status(item, "open", "resolved")
+    drain(sender)  # days apart, as status changes are: each is a mail
     desk.status(item, "resolved", "open")
+    drain(sender)
     desk.status(item, "open", "closed")
     drain(sender)
 

@@ -86,6 +86,8 @@ async def test_an_incident_mails_its_requester_each_update_once(
         await live.complete(item, "triage", HANNAH, "resolved", {
             "category": "hardware", "diagnosis": "Replaced the fuser.",
         })  # fmt: skip
+        # the help desk confirms once the requester has read the resolution mail
+        assert len(await asyncio.to_thread(smtp.wait_for, 3, 4 * HOLD)) == 3
         await live.complete(item, "confirm", HANNAH, "confirmed", {"note": "Works."})
         assert (await live.ended(item))["outcome"] == "resolved"
         received = await asyncio.to_thread(smtp.wait_for, 4, 4 * HOLD)

@@ -30,8 +30,8 @@ def test_each_requester_facing_update_gets_one_row(desk: Desk) -> None:
     assert kinds(desk, item) == [
         ("created", "queued"),
         ("comment", "queued"),
-        ("resolved", "queued"),
-        ("status", "queued"),
+        ("resolved", "merged"),  # status mails still waiting: only the latest goes out
+        ("status", "merged"),
         ("status", "queued"),
     ]
     comment = desk.outbox(kind="comment")[0]
@@ -41,8 +41,10 @@ def test_each_requester_facing_update_gets_one_row(desk: Desk) -> None:
     }
     assert (comment.to_address, comment.to_name) == ("alice@example.org", "Alice Moreau")
     assert comment.message_key.startswith(f"tierflow.{item}.")
-    status = desk.outbox(kind="status")
-    assert [row.context["status"] for row in status] == [
+    resolved, reopened, closed = desk.outbox(kind="resolved") + desk.outbox(kind="status")
+    assert (resolved.merged_into_id, reopened.merged_into_id) == (reopened.id, closed.id)
+    assert "replaced by mail" in resolved.note
+    assert [row.context["status"] for row in (reopened, closed)] == [
         {"from": "resolved", "to": "open"},
         {"from": "open", "to": "closed"},
     ]
@@ -69,6 +71,23 @@ def test_a_workflow_notice_joins_the_mail_still_waiting_instead_of_a_second_mail
     }
     assert merged.merged_into_id == created.id
     assert question.context["notice"]["body"] == "Which printer?"
+
+
+def test_a_call_resolved_and_closed_at_once_tells_the_requester_once(desk: Desk) -> None:
+    alice = desk.person("alice@example.org")
+    item = desk.ticket(alice, channel="phone")
+    desk.status(item, "new", "open")
+    desk.status(item, "open", "resolved")
+    desk.status(item, "resolved", "closed")
+    desk.notify(item, "[INC] Resolved during your call", "We reset your password.")
+    assert kinds(desk, item) == [
+        ("created", "queued"),
+        ("resolved", "merged"),
+        ("status", "queued"),
+        ("notice", "merged"),
+    ]
+    closed = desk.outbox(kind="status")[0]
+    assert closed.context["notice"]["body"] == "We reset your password."
 
 
 def test_a_notice_never_joins_a_mail_a_worker_has_touched(desk: Desk) -> None:
