@@ -94,7 +94,7 @@ def check_completion(form: Form | None, outcome: str, data: dict[str, Any]) -> N
         outcomes = [o.value for o in form.outcomes]
         if outcomes and outcome not in outcomes:
             errors.append({"field": "outcome", "message": f"choose one of: {', '.join(outcomes)}"})
-        _, field_errors = validate_submission(form, data)
+        _, field_errors = validate_submission(form, data, outcome)
         errors += field_errors
     if errors:
         raise CompletionInvalid("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors)

@@ -326,7 +326,7 @@ class _Checker:
                 f"{given} one of the outcomes of form '{task.task.form}' "
                 f"(task '{name}'): {', '.join(outcomes)}{did_you_mean(step.outcome, outcomes)}",
             )
-        _, errors = validate_submission(form, to_jsonable_python(step.data))
+        _, errors = validate_submission(form, to_jsonable_python(step.data), step.outcome)
         self.form_errors((*at, "data"), step.data, errors, f"form '{task.task.form}'")
 
     def not_a_task(self, name: str) -> str:

@@ -236,6 +236,8 @@ def _field_facts(field: FormField) -> list[str]:
     facts = [f'"{field.label}"'] if field.label else []
     if field.required:
         facts.append("required")
+    if field.required_for:
+        facts.append("required for " + ", ".join(field.required_for))
     if field.default is not None:
         facts.append(f"default {_value(field.default)}")
     if field.min is not None:

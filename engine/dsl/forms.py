@@ -90,6 +90,10 @@ class FormField(Strict):
     shown_when: Condition | None = Field(
         default=None, description="show (and require) the field only when this holds"
     )
+    required_for: list[Ident] = Field(
+        default_factory=list,
+        description="the outcomes (buttons) that need this field filled; others do not",
+    )
 
     @property
     def title(self) -> str:
@@ -117,6 +121,13 @@ class FormField(Strict):
         duplicates = sorted({v for v in values if values.count(v) > 1})
         if duplicates:
             raise ValueError(f"choice {duplicates[0]!r} is listed twice")
+        if self.required and self.required_for:
+            raise ValueError(
+                "'required: true' needs the field for every outcome already: "
+                "drop 'required' to need it only for those in 'required_for'"
+            )
+        if self.required_for and self.type == "boolean":
+            raise ValueError("a boolean field is always answered: 'required_for' does not apply")
         if self.pattern is not None and self.type not in ("text", "textarea"):
             raise ValueError("pattern only applies to text and textarea fields")
         if (self.min is not None or self.max is not None) and self.type not in RANGE_TYPES:
@@ -170,10 +181,31 @@ class Form(Strict):
     def field(self, name: str) -> FormField | None:
         return next((f for f in self.fields if f.name == name), None)
 
+    def required_note(self, field: FormField, outcome: str | None = None) -> str:
+        """``required to escalate`` for a field only some outcomes need ("" for none).
+
+        With ``outcome``, the note names that one only (an error's words).
+        """
+        wanted = [outcome] if outcome is not None else field.required_for
+        labels = {o.value: o.text for o in self.outcomes}
+        names = [_lower_first(labels.get(value, value)) for value in wanted]
+        if not names:
+            return ""
+        return "required to " + (
+            names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+        )
+
     @cached_property
     def model(self) -> type[BaseModel]:
         """The pydantic model that validates submissions of this form."""
         return build_model(self)
+
+
+def _lower_first(text: str) -> str:
+    """``Escalate further`` → ``escalate further``; ``VPN access`` stays as it is."""
+    if len(text) > 1 and text[0].isupper() and text[1].islower():
+        return text[0].lower() + text[1:]
+    return text
 
 
 def _bound(field: FormField, value: float | str | None, which: str) -> Any:
@@ -287,6 +319,7 @@ class Submission(BaseModel):
     @classmethod
     def _validate(cls, data: Any, handler: Any, info: ValidationInfo) -> Any:
         form: Form = cls.__tierflow_form__  # type: ignore[attr-defined]
+        outcome = (info.context or {}).get("outcome")
         if not isinstance(data, dict):
             raise ValueError("expected an object of field values")
         values = dict(data)
@@ -312,11 +345,12 @@ class Submission(BaseModel):
                 result[field.name] = None if field.type != "multi-choice" else []
                 errors = [e for e in errors if e["field"] != field.name]
             elif (
-                field.required
+                (field.required or outcome in field.required_for)
                 and _empty(result.get(field.name))
                 and not any(e["field"] == field.name for e in errors)
             ):
-                errors.append({"field": field.name, "message": "this field is required"})
+                note = "required" if field.required else form.required_note(field, outcome)
+                errors.append({"field": field.name, "message": f"this field is {note}"})
         for name in unknown:
             errors.append({"field": name, "message": "is not a field of this form"})
         if errors:
@@ -372,16 +406,19 @@ def build_model(form: Form, name: str = "Form") -> type[BaseModel]:
 
 
 def validate_submission(
-    form: Form, data: Any
+    form: Form, data: Any, outcome: str | None = None
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """Check ``data`` against ``form``: ``(clean values, [])`` or ``(None, field errors)``.
 
-    A text holding a NUL character is refused in every field (no database
-    stores one in text; PostgreSQL refuses it outright).
+    ``outcome`` is the button a task is completed with: the fields whose
+    ``required_for`` names it are required too (``None``: an intake or a
+    signal's form, which has no outcomes). A text holding a NUL character is
+    refused in every field (no database stores one in text; PostgreSQL
+    refuses it outright).
     """
     errors: list[dict[str, Any]] = _nul_errors(data)
     try:
-        clean = form.model.model_validate(data)
+        clean = form.model.model_validate(data, context={"outcome": outcome})
     except ValidationError as exc:
         seen = {error["field"] for error in errors}
         for error in exc.errors():

@@ -260,8 +260,16 @@ def _constants(node: nodes.Node) -> list[str]:
 
 
 def form_problems(parsed: Parsed, forms: Mapping[str, Form]) -> list[Problem]:
-    """Problems of the forms a file defines: ``shown_when`` may read only the form's fields."""
-    problems = []
+    """Problems of the forms a file defines.
+
+    ``shown_when`` may read only the form's fields; ``required_for`` names
+    outcomes of the form, each once.
+    """
+    problems = [
+        problem
+        for form_name, form in forms.items()
+        for problem in required_for_problems(parsed, form_name, form)
+    ]
     for form_name, form in forms.items():
         names = [field.name for field in form.fields]
         for index, field in enumerate(form.fields):
@@ -278,4 +286,32 @@ def form_problems(parsed: Parsed, forms: Mapping[str, Form]) -> list[Problem]:
                         "use fields of the same form"
                     )
                     problems.append(Problem(parsed.file, line, column, message))
+    return problems
+
+
+def required_for_problems(parsed: Parsed, form_name: str, form: Form) -> list[Problem]:
+    """``required_for`` of ``form``'s fields: outcomes the form has, each named once."""
+    problems = []
+    outcomes = [outcome.value for outcome in form.outcomes]
+    for index, field in enumerate(form.fields):
+        where = f"'required_for' of field '{field.name}' of form '{form_name}'"
+        for position, value in enumerate(field.required_for):
+            path = ("forms", form_name, "fields", index, "required_for", position)
+            if not outcomes:
+                message = (
+                    f"{where} names outcome '{value}', but the form has no outcomes "
+                    "(only a task form's buttons can need a field)"
+                )
+            elif value not in outcomes:
+                hint = did_you_mean(value, outcomes)
+                message = (
+                    f"{where}: '{value}' is not an outcome of the form{hint}; "
+                    f"its outcomes: {', '.join(outcomes)}"
+                )
+            elif value in field.required_for[:position]:
+                message = f"{where} names '{value}' twice"
+            else:
+                continue
+            line, column = parsed.positions.value(path)
+            problems.append(Problem(parsed.file, line, column, message))
     return problems

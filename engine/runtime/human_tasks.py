@@ -259,7 +259,7 @@ class HumanTasks(Evaluation):
         outcomes = [o.value for o in form.outcomes]
         if outcomes and completion.outcome not in outcomes:
             raise ValueError(f"outcome {completion.outcome!r} is not one of: {', '.join(outcomes)}")
-        clean, errors = validate_submission(form, completion.data)
+        clean, errors = validate_submission(form, completion.data, completion.outcome)
         if errors:
             raise ValueError("; ".join(f"{e['field']}: {e['message']}" for e in errors))
         return to_jsonable_python(plain(clean))

@@ -3,7 +3,8 @@
 :func:`widgets` turns a :class:`~engine.dsl.forms.Form` into one :class:`Widget`
 per field: the HTML control that fits the field's type, its label, help,
 current value (what was posted, kept on error; else saved data; else the
-default) and its errors. ``templates/engine/_form.html`` only prints them.
+default), its errors, and which buttons need it (``required_for``).
+``templates/engine/_form.html`` only prints them.
 
 :func:`parse_submission` turns an HTML form post (text, repeated keys for
 multi-choice fields, absent checkboxes) into the data
@@ -18,7 +19,7 @@ the person's ``timezone`` and saved times shown in it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -81,6 +82,8 @@ class Widget:
     errors: tuple[str, ...] = ()
     attrs: tuple[tuple[str, str], ...] = ()
     shown_when: str = ""
+    required_for: str = ""
+    """For a field only some buttons need: ``required to escalate`` (shown by its label)."""
 
     @property
     def id(self) -> str:
@@ -133,7 +136,10 @@ def widgets(
     """
     zone = ZoneInfo(timezone)
     return [
-        _widget(field, _current(field, submitted, data, zone), (errors or {}), zone, teams)
+        replace(
+            _widget(field, _current(field, submitted, data, zone), (errors or {}), zone, teams),
+            required_for=form.required_note(field),
+        )
         for field in form.fields
     ]
 
