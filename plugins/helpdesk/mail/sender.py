@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -92,11 +93,14 @@ class Sender:
         data_dir: Path,
         *,
         clock: Callable[[], datetime] = utcnow,
+        extras: Callable[[Claimed], dict[str, Any]] | None = None,
     ) -> None:
         self.settings = settings
         self.outbox = Outbox(sessions, settings)
         self.renderer = Renderer(settings, data_dir)
         self.clock = clock
+        self.extras = extras
+        """More template values for a mail at its first attempt (a signed survey link …)."""
 
     def round(self) -> Round:
         """Claim the due mails and attempt each once."""
@@ -134,7 +138,9 @@ class Sender:
         """The stored message, or (first attempt) the rendered one, stored now."""
         if mail.message is not None:
             return mail.message
-        rendered = self.renderer.render(mail.kind, {**mail.context, "recipient": mail.to_name})
+        extra = self.extras(mail) if self.extras is not None else {}
+        values = {**mail.context, "recipient": mail.to_name, **extra}
+        rendered = self.renderer.render(mail.kind, values)
         ident = mail.message_id or message_id(mail.message_key, self.settings)
         envelope = Envelope(mail.to_name, mail.to_address, ident, self.outbox.thread_of(mail))
         text = build(rendered, self.settings, envelope).as_string()

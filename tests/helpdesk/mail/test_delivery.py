@@ -11,7 +11,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy import select
 
 from plugins.helpdesk.mail.models import OutboxMail
-from plugins.helpdesk.mail.outbox import retry_now
+from plugins.helpdesk.mail.outbox import Claimed, retry_now
 from tests.helpdesk.mail.conftest import (
     Desk,
     SmtpServer,
@@ -281,4 +281,23 @@ def test_the_stored_message_is_what_every_attempt_sends(desk: Desk, smtp: SmtpSe
     assert (
         mail.as_bytes().replace(b"\r\n", b"\n").strip()
         == (stored or "").replace("\r\n", "\n").encode().strip()
+    )
+
+
+def test_the_senders_extras_reach_the_templates(desk: Desk, smtp: SmtpServer) -> None:
+    item = desk.ticket(desk.person("alice@example.org"))
+    desk.status(item, "new", "open")
+    desk.status(item, "open", "resolved")
+
+    def survey(mail: Claimed) -> dict[str, str]:
+        return {"survey_link": f"https://help.example.org/survey/{mail.work_item_id}?t=signed"}
+
+    drain(desk.sender(mail_settings(smtp.port), extras=survey))
+    mails = by_subject(smtp.wait_for(2))
+    resolved = mails[f"[INC-{item:05d}] Resolved: Printer jams"]
+    assert f"Rate our help from 1 to 5: https://help.example.org/survey/{item}?t=signed" in (
+        text_of(resolved)
+    )
+    assert "survey" not in text_of(
+        mails[f"[INC-{item:05d}] We received your request: Printer jams"]
     )
