@@ -9,22 +9,27 @@ the transaction that records it (:mod:`.compose`); a service started by
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
 from engine.config import Settings
 from engine.contrib import Service, SettingsSection
-from engine.model import Event
+from engine.model import Event, WorkItem
 from engine.plugins import PluginManager
 from plugins.helpdesk.mail import compose, models
+from plugins.helpdesk.mail.outbox import Claimed
 from plugins.helpdesk.mail.sender import Runner, Sender
 from plugins.helpdesk.mail.settings import MailSettings
 from plugins.helpdesk.mail.views import NAVIGATION, ROUTES
+from plugins.helpdesk.survey.service import survey_url
 
 MODELS = [models]
 SETTINGS = [SettingsSection("mail", MailSettings, "Outbound e-mail to requesters (SMTP)")]
 
-__all__ = ["MODELS", "NAVIGATION", "ROUTES", "SETTINGS", "on_event", "services"]
+__all__ = ["MODELS", "NAVIGATION", "ROUTES", "SETTINGS", "on_event", "services", "survey_extras"]
 
 
 def on_event(event: Event, session: Session, pm: PluginManager) -> None:
@@ -37,5 +42,23 @@ def services(
 ) -> list[Service]:
     """The outbox sender, started by ``tierflow serve`` and ``tierflow worker``."""
     mail = settings.section("mail", MailSettings)
-    runner = Runner(Sender(sessions, mail, settings.data_dir))
+    extras = survey_extras(settings, mail, sessions)
+    runner = Runner(Sender(sessions, mail, settings.data_dir, extras=extras))
     return [Service("outbound mail", runner.start, runner.stop)]
+
+
+def survey_extras(
+    settings: Settings, mail: MailSettings, sessions: sessionmaker[Session]
+) -> Callable[[Claimed], dict[str, Any]]:
+    """Template values for the resolution mail: the signed link that asks for a rating."""
+
+    def extras(claimed: Claimed) -> dict[str, Any]:
+        if claimed.kind != "resolved":
+            return {}
+        with sessions() as session:
+            item = session.get(WorkItem, claimed.work_item_id)
+            if item is None or item.requester_id is None:
+                return {}
+            return {"survey_link": survey_url(settings, item, mail.site_url)}
+
+    return extras

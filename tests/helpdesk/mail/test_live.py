@@ -12,9 +12,11 @@ closing; each once, one thread.
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import pytest_asyncio
@@ -22,6 +24,7 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 
 from engine.comments import post_comment
+from engine.config import Settings, secret_key
 from engine.contrib import RequestType
 from engine.db import make_session_factory
 from engine.demo import ensure_person
@@ -33,8 +36,10 @@ from engine.runtime.interpreter import Interpreter
 from engine.runtime.worker import build_worker
 from engine.workflows import deploy_all
 from plugins.helpdesk import demo
+from plugins.helpdesk.mail import survey_extras
 from plugins.helpdesk.mail.models import OutboxMail
 from plugins.helpdesk.mail.sender import Runner, Sender
+from plugins.helpdesk.survey.service import respondent
 from tests.helpdesk.mail.conftest import SmtpServer, mail_settings
 from tests.helpdesk.mail.test_delivery import text_of
 from tests.helpdesk.test_lifecycle_live import ALICE, HANNAH, MANAGER, Desk
@@ -68,7 +73,9 @@ async def live(temporal_client: Client, db_engine: Engine, tmp_path: Path) -> As
 async def test_an_incident_mails_its_requester_each_update_once(
     live: Desk, smtp: SmtpServer, tmp_path: Path
 ) -> None:
-    runner = Runner(Sender(live.sessions, mail_settings(smtp.port, hold_seconds=HOLD), tmp_path))
+    settings = mail_settings(smtp.port, hold_seconds=HOLD)
+    asks = survey_extras(Settings(data_dir=tmp_path), settings, live.sessions)
+    runner = Runner(Sender(live.sessions, settings, tmp_path, extras=asks))
     assert await runner.start() == f"to 127.0.0.1:{smtp.port} (none)"
     try:
         item = await live.submit("incident", {
@@ -111,6 +118,15 @@ async def test_an_incident_mails_its_requester_each_update_once(
     assert "Fuser is EOL" not in "".join(text_of(mail) for mail in received)
     assert 'we received "Printer on floor 3 jams" (priority' in text_of(receipt)
     assert 'We believe "Printer on floor 3 jams" is fixed.' in text_of(resolved)
+    # the resolution mail asks for a rating with a link that works for this requester only
+    link = re.search(r"Rate our help from 1 to 5: (\S+)", text_of(resolved))
+    assert link, text_of(resolved)
+    token = parse_qs(urlsplit(link.group(1)).query)["t"][0]
+    with live.sessions() as session:
+        ticket = session.get(WorkItem, item)
+        assert respondent(secret_key(Settings(data_dir=tmp_path)), ticket, token, None) == (
+            ticket.requester_id
+        )
     assert "is now closed." in text_of(closed)
     assert {mail["To"].addresses[0].addr_spec for mail in received} == {ALICE}
     assert len({mail["Message-ID"] for mail in received}) == 4
