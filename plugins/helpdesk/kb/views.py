@@ -160,6 +160,8 @@ class TicketLink:
 @dataclass(frozen=True)
 class ArticlePage:
     id: int
+    number: str
+    """"Article 12" for staff, who link articles to tickets by number; "" for others."""
     title: str
     html: Markup
     category: str
@@ -197,7 +199,8 @@ def load_article(db: Session, viewer: Viewer, article_id: int) -> ArticlePage | 
         return None
     staff = is_staff(viewer.roles)
     return ArticlePage(
-        id=article.id, title=article.title, html=render(article.body),
+        id=article.id, number=f"Article {article.id}" if staff else "",
+        title=article.title, html=render(article.body),
         category=article.category.name if article.category else "",
         labels=_labels(article.status, article.visibility, staff),
         updated=moment(article.updated_at),
