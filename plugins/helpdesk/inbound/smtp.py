@@ -77,7 +77,7 @@ class SmtpListener:
         def protocol() -> SMTP:
             return SMTP(
                 self.handler, data_size_limit=self.settings.max_message_bytes,
-                hostname=name, ident="Tierflow inbound mail", loop=loop,
+                enable_SMTPUTF8=True, hostname=name, ident="Tierflow inbound mail", loop=loop,
             )  # fmt: skip
 
         try:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from engine.contrib import RequestType
 from engine.model import Person
-from tests.helpdesk.inbound.conftest import Gateway, message
+from tests.helpdesk.inbound.conftest import DESK, Gateway, message
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.timeout(90)]
 
@@ -52,6 +52,28 @@ async def test_a_known_requester_keeps_their_account(gateway: Gateway) -> None:
     with gateway.read() as db:
         [rita] = db.scalars(select(Person).filter_by(email="rita@example.net")).all()
     assert (item.requester_id, rita.name) == (rita.id, "Rita Requester")
+
+
+async def test_names_and_words_in_any_language_arrive_intact(gateway: Gateway) -> None:
+    mail = message(
+        "Drucker im 3. Stock: Papierstau — 打印机卡纸",
+        "Grüße aus Zürich.\n\nJürgen",
+        sender="Jürgen Müller <juergen@example.net>",
+    )
+    await gateway.send(mail)
+    [item] = gateway.items()
+    assert (item.title, item.description) == (mail["Subject"], "Grüße aus Zürich.\n\nJürgen")
+    with gateway.read() as db:
+        person = db.scalars(select(Person).filter_by(email="juergen@example.net")).one()
+    assert person.name == "Jürgen Müller"
+    utf8 = message("SMTPUTF8", "Envelope in UTF-8.", sender="Zoë <zoë@example.net>")
+
+    def send() -> None:  # in a thread: the listener runs on this test's event loop
+        with smtplib.SMTP("127.0.0.1", gateway.port, timeout=30) as client:
+            client.send_message(utf8, "zoë@example.net", [DESK], mail_options=["SMTPUTF8"])
+
+    await asyncio.to_thread(send)
+    assert gateway.record(utf8["Message-ID"]).outcome == "ticket"
 
 
 async def test_a_reply_is_a_comment_and_reopens_the_resolved_ticket(gateway: Gateway) -> None:
