@@ -459,7 +459,7 @@ def collect(pm: PluginManager, workflows_dir: Path, paths: Sequence[Path]) -> Co
     catalog = replace(catalog, actions=catalog.actions | stubs)
     checked = service.check(service.Sources(tuple(known), site), known, catalog)
     replaced = set(known) - set(checked.files)  # plugin workflows the site's folder replaces
-    bad_files = {problem.file for problem in checked.problems}
+    bad_files = {name for problem in checked.problems for name in (problem.file, problem.via)}
     broken = {path: _workflow_name(path) for path in known if display_path(path) in bad_files}
     problems = [problem for each in files for problem in each.problems]
     plans = []
