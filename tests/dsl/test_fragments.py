@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
+from engine import workflows as service
 from engine.dsl.problems import display_path
 from engine.dsl.validate import load_workflow_text, validate_files
 from tests.dsl.support import CATALOG
@@ -275,3 +276,29 @@ def test_a_broken_fragment_is_reported_where_it_is_used(tmp_path: Path) -> None:
         f"of {names['fragments']}"
     ) in found
     assert any(each.startswith(f"{names['fragments']}:3:5: unknown key 'stepz'") for each in found)
+
+
+def test_a_flow_style_use_is_written_out_as_a_whole_file(tmp_path: Path) -> None:
+    write(tmp_path, fragments=FRAGMENTS, flow="name: flow\nkind: ticket\n"
+          "steps: [{use: notify_and_end, with: {subject: Bye}}]  # one line\n")  # fmt: skip
+    loaded, problems = validate_files([tmp_path], CATALOG)
+    assert problems == []
+    source = loaded[0].source
+    assert source.startswith("# Deployed with the steps of fragments written out")
+    assert "# one line" not in source  # not spliced: the whole workflow written as YAML
+    data = YAML(typ="safe", pure=True).load(source)
+    assert [step["id"] for step in data["steps"]] == ["tell", "finish"]
+
+
+def test_a_fragments_problems_count_for_the_workflow_that_uses_it(tmp_path: Path) -> None:
+    broken = FRAGMENTS.replace("end: ${outcome}", "end: ${outcome}\n        next: first")
+    names = write(tmp_path, fragments=broken, flow=WORKFLOW)
+    _, problems = validate_files([tmp_path], CATALOG)
+    (problem,) = problems
+    assert (problem.file, problem.via, problem.owner) == (
+        names["fragments"],
+        names["flow"],
+        names["flow"],
+    )
+    # validating the workflow alone shows the problem of the fragment it uses
+    assert service.problems_in(problems, [tmp_path / "flow.yaml"]) == [problem]
