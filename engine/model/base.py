@@ -11,6 +11,9 @@ Datetimes are always timezone-aware UTC in Python: annotate a column
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +21,7 @@ from sqlalchemy import JSON, DateTime, Dialect, MetaData, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.mutable import MutableDict
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from temporalio import activity
 
 NAMING_CONVENTION: dict[str, str] = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -28,9 +32,39 @@ NAMING_CONVENTION: dict[str, str] = {
 }
 
 
+_RECORDED_AT: ContextVar[datetime | None] = ContextVar("tierflow_recorded_at", default=None)
+
+
 def utcnow() -> datetime:
-    """The current time as an aware UTC datetime: the default of every timestamp column."""
+    """The current time as an aware UTC datetime: the default of every timestamp column.
+
+    Inside :func:`recorded_at` it is that moment; in a Temporal activity it is
+    the start of the activity's attempt, the run's own clock (so a run on the
+    time-skipping test server writes its rows at the times the run saw, as its
+    events are); elsewhere the wall clock.
+    """
+    fixed = _RECORDED_AT.get()
+    if fixed is not None:
+        return fixed
+    if activity.in_activity():
+        return activity.info().started_time.astimezone(UTC)
     return datetime.now(UTC)
+
+
+@contextmanager
+def recorded_at(moment: datetime) -> Iterator[None]:
+    """Rows and events written in this context (and threads it starts) are stamped ``moment``.
+
+    For what happened before it is written down: a call logged after it was
+    taken, history replayed from elsewhere, the demo's simulated past.
+    """
+    if moment.tzinfo is None:
+        raise ValueError(f"recorded_at needs an aware datetime, got {moment.isoformat()}")
+    token = _RECORDED_AT.set(moment.astimezone(UTC))
+    try:
+        yield
+    finally:
+        _RECORDED_AT.reset(token)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
