@@ -41,6 +41,8 @@ OPEN_WITH_ACTORS = "open-with-actors"
 """Patch id: one activity writes a task's row and says who may complete it."""
 SIDE_PATHS = "side-paths"
 """Patch id: an escalation that keeps its task open runs beside the task, not instead of it."""
+OVERDUE_ONCE = "overdue-once"
+"""Patch id: a repeating overdue rule whose times passed before the task opened fires once."""
 
 
 class HumanTasks(Evaluation):
@@ -127,6 +129,7 @@ class HumanTasks(Evaluation):
         here, carrying the open task and the rules fired so far.
         """
         top = self.spec is not None and any(each is step for each in self.spec.steps)
+        self._skip_missed(spec, fired, due)
         while True:
             if top and self._may_continue_as_new() and task_id not in self.completions:
                 task = self.open_tasks[task_id]
@@ -145,6 +148,20 @@ class HumanTasks(Evaluation):
                 goto = await self._overdue(step, spec, number, task_id, fired[number])
                 if goto is not None:
                     return goto
+
+    def _skip_missed(self, spec: TaskSpec, fired: list[int], due: datetime | None) -> None:
+        """A repeating rule whose times passed before the task opened (a reopened ticket's
+        old deadline) fires once now and then goes on from the next time, not once per time
+        missed."""
+        if due is None:
+            return
+        now = workflow.now()
+        for number, rule in enumerate(spec.overdue):
+            if rule.every is None or rule.every <= timedelta(0):
+                continue
+            missed = int((now - due - (rule.after or timedelta(0))) / rule.every)
+            if missed > fired[number] and workflow.patched(OVERDUE_ONCE):
+                fired[number] = missed
 
     def _next_rule(
         self, spec: TaskSpec, fired: list[int], due: datetime | None
