@@ -53,14 +53,13 @@ class Mailbox:
         s = self.settings
         try:
             if s.imap_security == "tls":
-                context = ssl.create_default_context()
                 self.connection = imaplib.IMAP4_SSL(
-                    s.imap_host, s.imap_port, ssl_context=context, timeout=TIMEOUT
+                    s.imap_host, s.imap_port, ssl_context=self._tls(), timeout=TIMEOUT
                 )
             else:
                 self.connection = imaplib.IMAP4(s.imap_host, s.imap_port, timeout=TIMEOUT)
                 if s.imap_security == "starttls":
-                    self.connection.starttls(ssl.create_default_context())
+                    self.connection.starttls(self._tls())
             self.connection.login(s.imap_username, s.imap_password.get_secret_value())
             # servers announce more after the login (MOVE, UIDPLUS): ask again
             status, answer = self.connection.capability()
@@ -72,6 +71,10 @@ class Mailbox:
         except (OSError, imaplib.IMAP4.error) as exc:
             self.close()
             raise ImapError(f"IMAP {self.where}: {_said(exc)}") from exc
+
+    def _tls(self) -> ssl.SSLContext:
+        """Certificates and host names checked: the system's CAs and ``imap_ca_file``'s."""
+        return ssl.create_default_context(cafile=self.settings.imap_ca_file or None)
 
     def close(self) -> None:
         if self.connection is not None:
@@ -121,8 +124,8 @@ class Mailbox:
 
 def _said(exc: Exception) -> str:
     """What the server (or the network) said, as text."""
-    said = exc.args[0] if exc.args else exc
-    return said.decode(errors="replace") if isinstance(said, bytes) else str(said)
+    said = exc.args[0] if exc.args else None
+    return said.decode(errors="replace") if isinstance(said, bytes) else str(exc)
 
 
 def _quoted(folder: str) -> str:

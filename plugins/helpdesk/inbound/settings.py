@@ -8,6 +8,7 @@ the SMTP listener is off while ``smtp_port`` is 0, IMAP polling is off while
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -52,6 +53,9 @@ class InboundSettings(BaseModel):
     imap_host: str = Field(default="", description="IMAP server to poll; empty: no polling.")
     imap_port: int = Field(default=993, ge=1, le=65535)
     imap_security: Literal["tls", "starttls", "none"] = "tls"
+    imap_ca_file: str = Field(
+        default="", description="CA certificates (PEM) to trust besides the system's."
+    )
     imap_username: str = ""
     imap_password: SecretStr = SecretStr("")
     imap_folder: str = Field(default="INBOX", min_length=1)
@@ -73,6 +77,13 @@ class InboundSettings(BaseModel):
             if "." not in domain or any(c.isspace() or c in "@<>," for c in domain):
                 raise ValueError(f"{domain!r} is not a domain (expected example.org)")
         return cleaned
+
+    @field_validator("imap_ca_file")
+    @classmethod
+    def _ca_file(cls, value: str) -> str:
+        if value and not Path(value).is_file():
+            raise ValueError(f"{value} is not a file (a PEM file of CA certificates)")
+        return value
 
     @model_validator(mode="after")
     def _listener_needs_recipients(self) -> InboundSettings:

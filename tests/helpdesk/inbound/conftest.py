@@ -212,8 +212,13 @@ class Dovecot:
     """A private Dovecot IMAP server on loopback: one user, maildir under a temporary folder."""
 
     port: int
+    """IMAP, with STARTTLS offered."""
+    tls_port: int
+    """IMAP over TLS from the first byte."""
     username: str
     password: str
+    ca_file: str
+    """The server's self-signed certificate (for 127.0.0.1), to trust."""
 
 
 DOVECOT = "/usr/sbin/dovecot"
@@ -223,7 +228,9 @@ state_dir = {root}/state
 log_path = {root}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+ssl = yes
+ssl_cert = <{root}/cert.pem
+ssl_key = <{root}/key.pem
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_internal_user = {internal}
@@ -246,7 +253,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
 }}
 service pop3-login {{
@@ -278,11 +286,13 @@ def dovecot() -> Iterator[Dovecot]:
         os.chown(root / folder, mail_user.pw_uid, mail_user.pw_gid)
     root.chmod(0o755)
     (root / "passwd").write_text("helpdesk:{PLAIN}mail-secret-1::::::\n")
-    port = free_port()
+    _certificate(root)
+    port, tls_port = free_port(), free_port()
     (root / "dovecot.conf").write_text(
         CONFIG.format(
             root=root,
             port=port,
+            tls_port=tls_port,
             internal=mail_user.pw_name,
             group=grp.getgrgid(mail_user.pw_gid).gr_name,
             login=login,
@@ -293,7 +303,7 @@ def dovecot() -> Iterator[Dovecot]:
     process = subprocess.Popen([DOVECOT, "-F", "-c", str(root / "dovecot.conf")])
     try:
         _wait_for_port(port, process, root / "dovecot.log")
-        yield Dovecot(port, "helpdesk", "mail-secret-1")
+        yield Dovecot(port, tls_port, "helpdesk", "mail-secret-1", str(root / "cert.pem"))
     finally:
         process.terminate()
         try:
@@ -302,6 +312,16 @@ def dovecot() -> Iterator[Dovecot]:
             process.kill()
             process.wait()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _certificate(root: Path) -> None:
+    """A self-signed certificate for 127.0.0.1 (``openssl``), valid for a day."""
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(root / "key.pem"), "-out", str(root / "cert.pem"),
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
 
 
 def _wait_for_port(port: int, process: subprocess.Popen, log: Path) -> None:

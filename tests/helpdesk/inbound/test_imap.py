@@ -159,3 +159,19 @@ async def test_a_wrong_password_stops_the_start_with_what_to_check(
     with pytest.raises(ConfigError, match=rf"{where}: \[AUTHENTICATIONFAILED\].*IMAP_PASSWORD"):
         await imap.start()
     assert imap.task is None
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+async def test_polling_over_tls_checks_the_server_certificate(
+    gateway: Gateway, dovecot: Dovecot, folder: Folder, security: str
+) -> None:
+    port = dovecot.tls_port if security == "tls" else dovecot.port
+    folder.append(message(f"Over {security}"))
+    untrusted = poller(gateway, dovecot, imap_security=security, imap_port=port)
+    with pytest.raises(ConfigError, match="CERTIFICATE_VERIFY_FAILED"):
+        await untrusted.start()
+    trusted = poller(
+        gateway, dovecot, imap_security=security, imap_port=port, imap_ca_file=dovecot.ca_file
+    )
+    assert await trusted.poll() == 1
+    assert [item.title for item in gateway.items()] == [f"Over {security}"]
