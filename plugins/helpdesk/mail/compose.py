@@ -86,7 +86,8 @@ def _update(event: Event, session: Session, requester: Person) -> tuple[str, dic
         kind = "resolved" if new == "resolved" else "status"
         return kind, {"status": {"from": old, "to": new}}
     if event.type == "commented" and data.get("public") is True:
-        comment = session.get(Comment, data.get("comment_id"))
+        comment_id = data.get("comment_id")
+        comment = session.get(Comment, comment_id) if isinstance(comment_id, int) else None
         if comment is None or comment.author_id == requester.id:
             return None
         author = comment.author.name if comment.author else ""

@@ -24,11 +24,13 @@ from engine.events import record_event
 from engine.model import WorkItem
 from engine.model.base import utcnow
 from engine.plugins import PluginManager
+from plugins.helpdesk.kb.models import SelfHelp
 from plugins.helpdesk.models import Ticket
 from plugins.helpdesk.survey.models import SurveyResponse
 
 RATINGS = {1: "Poor", 2: "Fair", 3: "Good", 4: "Very good", 5: "Excellent"}
 ANSWERABLE = frozenset({"resolved", "closed"})
+"""Statuses in which a request can be rated (unless it was closed by self-help)."""
 LINK_DAYS = 60
 """How long the link in a resolution mail keeps working."""
 MAX_COMMENT = 4000
@@ -92,11 +94,18 @@ def respondent(secret: str, item: WorkItem, token: str, person_id: int | None) -
     raise SurveyError("only the requester can rate this request", 403)
 
 
+def answerable(session: Session, item: WorkItem) -> bool:
+    """Whether ``item`` can be rated: resolved or closed by someone (not by self-help)."""
+    if item.status not in ANSWERABLE:
+        return False
+    return session.scalars(select(SelfHelp.id).filter_by(work_item_id=item.id)).first() is None
+
+
 def invitation(session: Session, item: WorkItem) -> Invitation:
     """The ticket to rate, with its answer if there is one."""
     answered = session.scalars(select(SurveyResponse).filter_by(work_item_id=item.id)).first()
     return Invitation(
-        item.id, item.reference or f"#{item.id}", item.title, answered, item.status in ANSWERABLE
+        item.id, item.reference or f"#{item.id}", item.title, answered, answerable(session, item)
     )
 
 
@@ -121,8 +130,8 @@ def record_answer(
     by: int,
 ) -> SurveyResponse:
     """Store the one answer for ``item`` and its ``rated`` event; a second answer is refused."""
-    if item.status not in ANSWERABLE:
-        raise SurveyError("a request can be rated once it is resolved", 409)
+    if not answerable(session, item):
+        raise SurveyError("a request can be rated once someone has resolved it", 409)
     facts = session.get(Ticket, item.id)
     answer = SurveyResponse(
         work_item_id=item.id,

@@ -144,6 +144,8 @@ def sections(item: WorkItem, viewer: Viewer, session: Session) -> list[ItemSecti
     if viewer.person_id is None or viewer.person_id != item.requester_id:
         return []
     invite = invitation(session, item)
+    if not invite.answerable:
+        return []
     return [
         ItemSection(
             "How did we do?",

@@ -15,6 +15,7 @@ from engine.config import secret_key
 from engine.db import make_read_session_factory
 from engine.model import Event, Membership, Person, Team, WorkItem
 from plugins.helpdesk import plugin as helpdesk_plugin
+from plugins.helpdesk.kb.models import SelfHelp
 from plugins.helpdesk.models import Ticket
 from plugins.helpdesk.survey.models import SurveyResponse
 from plugins.helpdesk.survey.service import link_token, survey_url
@@ -233,3 +234,17 @@ def test_results_by_team_and_agent(world: World, session: Session, make_work_ite
     requester = browser(world)
     sign_in(requester, world.requester)
     assert requester.get("/helpdesk/satisfaction").status_code == 403
+
+
+def test_a_request_closed_by_self_help_is_not_rated(world: World, session: Session) -> None:
+    session.add(
+        SelfHelp(requester_id=world.requester.id, key="k1", work_item_id=world.resolved.id,
+                 request_type="incident")
+    )  # fmt: skip
+    session.commit()
+    client = browser(world)
+    csrf = sign_in(client, world.requester)
+    assert "How did we do?" not in client.get(f"/items/{world.resolved.id}").text
+    reply = client.post(f"/survey/{world.resolved.id}", data={"csrf_token": csrf, "rating": "5"})
+    assert reply.status_code == 409
+    assert answers(world) == []
