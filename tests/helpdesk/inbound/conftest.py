@@ -9,6 +9,7 @@ reopens it: what the help desk's workflows do, in four steps.
 from __future__ import annotations
 
 import asyncio
+import functools
 import grp
 import os
 import pwd
@@ -19,6 +20,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -42,6 +44,7 @@ from plugins.helpdesk.inbound.smtp import SmtpListener
 from tests.interpreter.conftest import Harness, harness, time_skipping  # noqa: F401 (fixtures)
 
 DESK = "help@example.org"
+CLIENTS = ThreadPoolExecutor(max_workers=20, thread_name_prefix="smtp-client")
 FLOW = """
 name: mail_ticket
 kind: ticket
@@ -135,8 +138,10 @@ class Gateway:
             client.send_message(mail, from_addr=mail_from, to_addrs=[to])
 
     async def send(self, mail: EmailMessage, **options: Any) -> None:
-        """Send ``mail`` over SMTP (a blocking client in a thread: the listener is on this loop)."""
-        await asyncio.to_thread(self.send_now, mail, **options)
+        """Send ``mail`` over SMTP: a blocking client in a thread of the clients' own (the
+        listener is on this loop, and its database work needs the loop's default threads)."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(CLIENTS, functools.partial(self.send_now, mail, **options))
 
     def read(self) -> Session:
         return make_read_session_factory(self.sessions.kw["bind"])()
