@@ -83,14 +83,41 @@ def _host_port(command):
 
 @cli.command()
 @click.option("--demo", is_flag=True, help="Load the demo IT department (idempotent).")
+@click.option(
+    "--demo-days",
+    type=click.IntRange(0, 366),
+    help="With --demo: days of work history run through the workflows (0: none; default 90).",
+)
+@click.option(
+    "--demo-per-day",
+    type=click.FloatRange(0, 100),
+    help="With --demo: requests on an ordinary working day of that history (default 1.2).",
+)
+@click.option(
+    "--demo-seed",
+    type=int,
+    help="With --demo: the history's seed; the same seed, the same history (default 1).",
+)
 @_host_port
 @pass_context
-def serve(ctx: Context, demo: bool, host: str | None, port: int | None) -> None:
+def serve(  # noqa: PLR0917 (one parameter per option)
+    ctx: Context,
+    demo: bool,
+    demo_days: int | None,
+    demo_per_day: float | None,
+    demo_seed: int | None,
+    host: str | None,
+    port: int | None,
+) -> None:
     """Run everything: migrations, Temporal (embedded unless configured), worker and web app."""
+    from engine.demo import DemoOptions
     from engine.server import Parts, run
 
     settings = ctx.settings(web_host=host, web_port=port)
-    asyncio.run(run(settings, ctx.pm, Parts(web=True, worker=True, demo=demo), Steps()))
+    given = {"days": demo_days, "per_day": demo_per_day, "seed": demo_seed}
+    history = DemoOptions(**{name: value for name, value in given.items() if value is not None})
+    parts = Parts(web=True, worker=True, demo=demo, demo_history=history)
+    asyncio.run(run(settings, ctx.pm, parts, Steps()))
 
 
 @cli.command()

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         Service,
         SettingsSection,
     )
+    from engine.demo import DemoHistory
     from engine.dsl.forms import Form
     from engine.model import Event, WorkItem
     from engine.plugins import PluginManager
@@ -393,6 +394,28 @@ def tierflow_load_demo_data(session: Session) -> None:
         @hookimpl
         def tierflow_load_demo_data(session):
             get_or_create(session, Team, slug="pmo", defaults={"name": "PMO"})
+    """
+
+
+@hookspec
+def tierflow_register_demo_history() -> Iterable[DemoHistory] | None:
+    """Return a plugin's demo history: work that ran through its workflows in past weeks.
+
+    Called by ``tierflow serve --demo`` after the demo data is loaded, the
+    workflows deployed and the worker started. Each
+    :class:`engine.demo.DemoHistory`'s ``run(demo)`` is awaited in turn, a
+    start-up step each, with an :class:`engine.demo.DemoRun`: the database
+    ``sessions``, the server's Temporal ``client`` and ``task_queue`` (where
+    runs of items left open go), the options of ``--demo-days``,
+    ``--demo-per-day`` and ``--demo-seed``, and ``progress(done, total)``.
+    It must add nothing when its history is there already, and returns a short
+    detail for the step. All results are collected.
+
+    Example::
+
+        @hookimpl
+        def tierflow_register_demo_history():
+            return [DemoHistory("the project history", project_history.run)]
     """
 
 

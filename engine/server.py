@@ -26,7 +26,7 @@ from temporalio.client import Client
 from engine.config import Settings, ensure_data_dir, secret_key
 from engine.contrib import Service
 from engine.db import create_db_engine, make_session_factory, ping, redact
-from engine.demo import load_demo_data
+from engine.demo import DemoHistory, DemoOptions, DemoRun, load_demo_data
 from engine.errors import ConfigError, PluginError, TierflowError
 from engine.migrate import upgrade
 from engine.plugins import PluginManager, load_models, migration_branches
@@ -49,6 +49,8 @@ class Parts:
     web: bool = True
     worker: bool = True
     demo: bool = False
+    demo_history: DemoOptions = field(default_factory=DemoOptions)
+    """With ``demo``: how much work history the plugins run (``tierflow_register_demo_history``)."""
 
 
 @dataclass
@@ -88,6 +90,37 @@ def load_demo(pm: PluginManager, sessions: sessionmaker[Session], steps: Steps) 
             )
         changed = [result.name for result in done.results if result.status != "unchanged"]
         detail.append(", ".join(changed) + " deployed" if changed else "all up to date")
+
+
+async def load_demo_history(
+    pm: PluginManager,
+    sessions: sessionmaker[Session],
+    *,
+    client: Client,
+    task_queue: str,
+    options: DemoOptions,
+    steps: Steps,
+) -> None:
+    """Run every plugin's demo history, a step each, once the worker runs (its open items'
+    runs are this server's); a count of items shows as they are done."""
+    for plugin, history in pm.collect("tierflow_register_demo_history", expect=DemoHistory):
+        with steps.step(f"Running {history.name} ({plugin})") as detail:
+            shown = _Shown(steps)
+            demo = DemoRun(pm, sessions, client, task_queue, options, shown.progress)
+            detail.append(await history.run(demo))
+
+
+class _Shown:
+    """Prints a history's progress on its step's line: the count done, about ten times."""
+
+    def __init__(self, steps: Steps) -> None:
+        self.steps, self.last = steps, 0
+
+    def progress(self, done: int, total: int) -> None:
+        every = max(1, total // 10)
+        if done - self.last >= every and done < total:
+            self.last = done
+            print(f" {done}/{total}", end="", file=self.steps.stream, flush=True)
 
 
 def check_parts(settings: Settings, parts: Parts) -> None:
@@ -192,6 +225,11 @@ async def _start(
         await start_services(
             settings, pm, sessions=sessions, client=client, steps=steps, running=running
         )
+        if parts.demo:
+            await load_demo_history(
+                pm, sessions, client=client, task_queue=settings.task_queue,
+                options=parts.demo_history, steps=steps,
+            )  # fmt: skip
     if app is not None and sock is not None:
         await _start_web(settings, app, sock, steps, running)
 

@@ -37,6 +37,29 @@ REQUESTERS = [
     ("chloe.dubois", "Chloé Dubois"),
 ]
 
+FIRST_NAMES = (
+    "Anna", "Ben", "Clara", "David", "Emma", "Finn", "Greta", "Hugo", "Ida", "Jakob",
+    "Katrin", "Lars", "Mila", "Nils", "Olga", "Paul", "Rosa", "Stefan", "Tara", "Uwe",
+)  # fmt: skip
+LAST_NAMES = ("Becker", "Costa", "Jansen", "Kowalski", "Lange", "Meyer", "Okoye", "Rossi",
+              "Schulz", "Vogel", "Yildiz", "Zimmermann")  # fmt: skip
+DEPARTMENT_SIZE = 60
+"""Requesters of the demo department: the three above and colleagues named from the lists."""
+
+MANAGERS = [("maria.keller", "Maria Keller")]
+"""Line managers of the business who approve access requests (the role ``manager``)."""
+
+
+def colleagues() -> list[tuple[str, str]]:
+    """The demo department's requesters: :data:`REQUESTERS`, then names from the two lists."""
+    found = list(REQUESTERS)
+    for number in range(DEPARTMENT_SIZE - len(REQUESTERS)):
+        first = FIRST_NAMES[number % len(FIRST_NAMES)]
+        last = LAST_NAMES[(number * 7 + number // len(FIRST_NAMES)) % len(LAST_NAMES)]
+        found.append((f"{first}.{last}".lower(), f"{first} {last}"))
+    return found
+
+
 CATEGORIES = [
     ("hardware", "Hardware", "desktop-support"),
     ("software", "Software", "analysts"),
@@ -64,8 +87,10 @@ def load(session: Session) -> None:
             roles={"agent"},
             teams=memberships,
         )
-    for user, name in REQUESTERS:
+    for user, name in colleagues():
         ensure_person(session, f"{user}@{DOMAIN}", name=name, roles={"requester"})
+    for user, name in MANAGERS:
+        ensure_person(session, f"{user}@{DOMAIN}", name=name, roles={"manager", "requester"})
     for slug, name, team in CATEGORIES:
         get_or_create(
             session, Category, slug=slug, defaults={"name": name, "default_team_id": teams[team].id}

@@ -24,6 +24,7 @@ from engine.contrib import (
     Service,
     SettingsSection,
 )
+from engine.demo import DemoHistory
 from engine.dsl.forms import Form
 from engine.hookspecs import hookimpl
 from engine.model import Event, WorkItem
@@ -33,6 +34,7 @@ from plugins.helpdesk import (
     assignment,
     calls,
     demo,
+    demo_stream_run,
     facts,
     inbound,
     kb,
@@ -229,3 +231,8 @@ def tierflow_register_request_types() -> list[RequestType]:
             category="people",
         ),
     ]
+
+
+@hookimpl
+def tierflow_register_demo_history() -> list[DemoHistory]:
+    return [demo_stream_run.HISTORY]

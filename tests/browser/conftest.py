@@ -65,6 +65,7 @@ def tierflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIERFLOW_")}
     command = [str(TIERFLOW), "serve", "--demo", "--data-dir", str(folder / "data")]
+    command += ["--demo-days", "0"]  # no ticket history: the tests make the tickets they need
     command += ["--host", "127.0.0.1", "--port", str(port)]
     with log.open("w") as out:
         # run outside the repository, as a user would: its workflows/ folder is not a site's

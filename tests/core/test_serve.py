@@ -37,6 +37,7 @@ class Serve:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TIERFLOW_")}
         self.log = log
         command = [str(TIERFLOW), "serve", "--demo", "--data-dir", str(data_dir)]
+        command += ["--demo-days", "0"]  # no ticket history: restarts compare every row
         with log.open("w") as out:
             self.proc = subprocess.Popen(
                 [*command, "--port", str(self.port)], stdout=out, stderr=subprocess.STDOUT, env=env
