@@ -91,9 +91,20 @@ def sentence(type: str, data: object, actor: str | None = None, names: Names | N
 # ----------------------------------------------------------- each type ---
 
 
+CHANNEL_WORDS = {
+    "portal": "through the portal",
+    "api": "through the API",
+    "phone": "from a phone call",
+    "email": "from an e-mail",
+}
+"""How an item came in, as the timeline says it; other channels read "through the <channel>"."""
+
+
 def _created(data: Mapping[str, Any], names: Names) -> str:
     channel = data.get("channel")
-    return f"Created through the {_show(channel)}" if channel else "Created"
+    if not channel:
+        return "Created"
+    return f"Created {CHANNEL_WORDS.get(channel) or 'through the ' + _show(channel)}"
 
 
 def _changed(what: str, show: Callable[[Any], str]) -> Callable[[Mapping[str, Any], Names], str]:

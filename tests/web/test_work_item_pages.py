@@ -440,6 +440,9 @@ NAMES = Names(
     ("type", "data", "actor", "expected"),
     [
         ("created", {"channel": "portal"}, "Rita", "Created through the portal by Rita"),
+        ("created", {"channel": "email"}, "Rita", "Created from an e-mail by Rita"),
+        ("created", {"channel": "phone"}, "Hannah", "Created from a phone call by Hannah"),
+        ("created", {"channel": "kiosk"}, None, "Created through the kiosk"),
         ("escalated", {"to": "desktop-support", "reason": "disk failing"}, "Hannah Lee",
          "Escalated to Desktop support (L2) by Hannah Lee — reason: disk failing"),
         ("escalated", {"from_team": "helpdesk-l1", "to_team": "desktop-support", "from_tier": "L1",
