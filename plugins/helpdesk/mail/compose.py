@@ -3,7 +3,8 @@
 Called for every event, inside the event's transaction (``on_event``), so a
 row exists exactly when its event does. The updates a requester hears about:
 
-- ``created``: their request was received (held, see below);
+- ``created``: their request was received (held, see below), unless it was
+  created already closed (self-help: the requester closed it themselves);
 - ``status``: a status change after the start (reopened, closed, ...; the
   first ``new`` → ``open`` is part of the creation and says nothing new);
 - ``resolved``: the status became ``resolved`` (held);
@@ -78,6 +79,8 @@ def _supersede(session: Session, newer: OutboxMail) -> None:
 def _update(event: Event, session: Session, requester: Person) -> tuple[str, dict[str, Any]] | None:
     data = event.data or {}
     if event.type == "created":
+        if _born_closed(event, session):
+            return None
         return "created", {}
     if event.type == "status_changed" and data.get("field") == "status":
         old, new = data.get("from"), data.get("to")
@@ -96,6 +99,19 @@ def _update(event: Event, session: Session, requester: Person) -> tuple[str, dic
         notice = {"subject": str(data.get("subject") or ""), "body": str(data.get("body") or "")}
         return "notice", {"notice": notice}
     return None
+
+
+def _born_closed(event: Event, session: Session) -> bool:
+    """Whether the item was already closed when its ``created`` event was recorded.
+
+    Self-help in the portal ("This solved it") records a request created
+    closed: the requester closed it themselves a moment ago, on the page that
+    told them so, so a "we received your request, we will be in touch" would
+    be wrong and a confirmation of their own click only noise (as their own
+    comments are never mailed back to them).
+    """
+    item = session.get(WorkItem, event.work_item_id)
+    return item is not None and (item.status == "closed" or item.closed_at is not None)
 
 
 def _untouched(session: Session, item_id: int, kinds: frozenset[str]) -> list[OutboxMail]:
