@@ -158,7 +158,8 @@ def _title(intake: Intake, data: dict[str, Any]) -> str:
     return intake.request_type.title[:300]
 
 
-def _reference(kind: str, item_id: int) -> str:
+def reference_for(kind: str, item_id: int) -> str:
+    """A work item's reference as requesters read it: ``TIC-00042`` for ticket 42."""
     return f"{kind[:3].upper()}-{item_id:05d}"
 
 
@@ -201,7 +202,7 @@ def record_request(
             )
             session.add(item)
             session.flush()
-            item.reference = _reference(item.kind, item.id)
+            item.reference = reference_for(item.kind, item.id)
             record_event(
                 session, pm, work_item_id=item.id, type="created",
                 actor_id=submission.logged_by_id or submission.requester_id,

@@ -32,7 +32,12 @@ from engine.web.errors import error_response
 from engine.web.portal import KEY_FIELD
 from plugins.helpdesk.kb.articles import KbError
 from plugins.helpdesk.kb.search import Hit, Scope, Segment, search
-from plugins.helpdesk.kb.selfhelp import SUBJECT_FIELDS, SelfHelpInput, close_by_self_help
+from plugins.helpdesk.kb.selfhelp import (
+    SUBJECT_FIELDS,
+    SelfHelpInput,
+    close_by_self_help,
+    subject_field,
+)
 
 SCRIPT = Path(__file__).parent / "static" / "self-help.js"
 SUGGESTIONS = 5
@@ -52,12 +57,6 @@ def suggestions(session: Session, text: str, *, prefix: bool) -> list[Suggestion
     """Published public articles matching ``text``, best first."""
     hits: list[Hit] = search(session, text, Scope.PUBLIC, prefix=prefix, limit=SUGGESTIONS)
     return [Suggestion(h.id, h.title, f"/kb/{h.id}", h.excerpt) for h in hits]
-
-
-def subject_field(form: Form | None) -> str | None:
-    """The intake form's subject field, whose text is searched; ``None`` if it has none."""
-    names = {field.name for field in form.fields} if form is not None else set()
-    return next((name for name in SUBJECT_FIELDS if name in names), None)
 
 
 def intake_panels(

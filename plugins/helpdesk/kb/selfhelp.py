@@ -24,8 +24,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.contrib import RequestType
+from engine.dsl.forms import Form
 from engine.events import record_event
-from engine.intake import MAX_KEY, IntakeError, channel_intake
+from engine.intake import MAX_KEY, IntakeError, channel_intake, reference_for
 from engine.model import WorkItem, utcnow
 from engine.plugins import PluginManager
 from plugins.helpdesk.kb.articles import KbError, link
@@ -36,6 +37,12 @@ RESOLUTION = "self_help"
 SUBJECT_FIELDS = ("summary", "title", "subject")
 """Intake form fields that hold a request's subject, the first one present wins."""
 MAX_SUBJECT = 300
+
+
+def subject_field(form: Form | None) -> str | None:
+    """The intake form's subject field, whose text is searched; ``None`` if it has none."""
+    names = {field.name for field in form.fields} if form is not None else set()
+    return next((name for name in SUBJECT_FIELDS if name in names), None)
 
 
 @dataclass(frozen=True)
@@ -85,17 +92,21 @@ def _record(
     found = _existing(session, given)
     if found is not None:
         return found
-    article = session.get(Article, given.article_id)
-    if article is None or not article.is_public:
-        raise KbError(f"there is no published public article {given.article_id}", 404)
-    try:
+    try:  # the request type must be one the requester may send from the portal
         intake = channel_intake(session, request_types, given.request_type, CHANNEL)
     except IntakeError as exc:
         raise KbError(str(exc), exc.status) from exc
+    field = subject_field(intake.form)
+    if field is None:
+        raise KbError(
+            f"request type '{given.request_type}' asks for no subject ({', '.join(SUBJECT_FIELDS)})"
+            ", so no article answers it: send the request form instead",
+            422,
+        )
+    article = session.get(Article, given.article_id)
+    if article is None or not article.is_public:
+        raise KbError(f"there is no published public article {given.article_id}", 404)
     subject = given.subject.replace("\x00", "").strip()[:MAX_SUBJECT] or article.title
-    form = intake.form
-    names = {f.name for f in form.fields} if form is not None else set()
-    field = next((name for name in SUBJECT_FIELDS if name in names), "summary")
     now = utcnow()
     item = WorkItem(
         kind=intake.workflow.kind, type=intake.request_type.name, title=subject,
@@ -105,7 +116,7 @@ def _record(
     )  # fmt: skip
     session.add(item)
     session.flush()
-    item.reference = f"{item.kind[:3].upper()}-{item.id:05d}"  # as engine.intake numbers them
+    item.reference = reference_for(item.kind, item.id)
     session.add(SelfHelp(requester_id=given.requester_id, key=given.key, work_item_id=item.id,
                          article_id=article.id, request_type=item.type))  # fmt: skip
     session.flush()
