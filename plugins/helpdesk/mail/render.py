@@ -19,7 +19,10 @@ title or a name can add a header.
 
 from __future__ import annotations
 
+import os
+import posixpath
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from email import policy
 from email.headerregistry import Address
@@ -28,7 +31,8 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import ChainableUndefined, FileSystemLoader, TemplateError
+from jinja2 import ChainableUndefined, Environment, FileSystemLoader, TemplateError
+from jinja2.loaders import split_template_path
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
@@ -78,13 +82,43 @@ def paragraphs(text: str) -> Markup:
     return Markup("\n".join(f"<p>{'<br>'.join(b.splitlines())}</p>" for b in blocks if b))
 
 
+class OverridableLoader(FileSystemLoader):
+    """A :class:`FileSystemLoader` whose cached templates also go stale when an earlier folder
+    gains (or loses) the file.
+
+    Jinja's own check looks only at the file it found: a shipped template, once
+    cached, would stay in use after an admin adds an override in the folder
+    before it, until a restart. Here a template is up to date only while the
+    file that would be found now is the same one, unchanged.
+    """
+
+    def get_source(
+        self, environment: Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        source, filename, unchanged = super().get_source(environment, template)
+
+        def uptodate() -> bool:
+            return unchanged() and self._first(template) == filename
+
+        return source, filename, uptodate
+
+    def _first(self, template: str) -> str | None:
+        """The path of the file ``template`` names in the first folder that has it."""
+        pieces = split_template_path(template)
+        for folder in self.searchpath:
+            path = os.path.normpath(posixpath.join(folder, *pieces))
+            if os.path.isfile(path):
+                return path
+        return None
+
+
 class Renderer:
     """Renders mails from the admins' templates, falling back to the shipped ones."""
 
     def __init__(self, settings: MailSettings, data_dir: Path) -> None:
         self.settings = settings
         self.folders = [settings.template_folder(data_dir), SHIPPED]
-        loader = FileSystemLoader([str(folder) for folder in self.folders])
+        loader = OverridableLoader([str(folder) for folder in self.folders])
         options: dict[str, Any] = {"loader": loader, "undefined": ChainableUndefined}
         self._plain = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True, **options)
         self._html = SandboxedEnvironment(autoescape=True, **options)
