@@ -25,7 +25,7 @@ def test_a_template_added_while_running_replaces_the_shipped_one_from_then_on(
     folder = desk.data_dir / "templates" / "helpdesk" / "mail"
 
     def send(title: str) -> tuple[str, str]:
-        item = desk.ticket(alice, title)
+        desk.ticket(alice, title)
         drain(sender)
         mail = smtp.wait_for(len(desk.outbox()))[-1]
         return str(mail["Subject"]), text_of(mail)
@@ -35,7 +35,8 @@ def test_a_template_added_while_running_replaces_the_shipped_one_from_then_on(
     (folder / "created.html").write_text(OVERRIDE)
     subject, text = send("Second")
     assert subject.endswith("Thanks, Alice!")
-    assert "is in good hands." in text and text.rstrip().endswith("IT help desk")
+    assert "is in good hands." in text
+    assert text.rstrip().endswith("IT help desk")
     (folder / "_layout.html").write_text(LAYOUT)  # the parent of every mail, replaced too
     assert send("Third")[1].rstrip().endswith("-- \nThe service desk")
     (folder / "created.html").unlink()
