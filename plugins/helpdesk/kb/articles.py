@@ -9,6 +9,7 @@ Linking an article to a ticket is recorded on the ticket as an
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -36,6 +37,11 @@ RESOLVED = frozenset({"resolved", "closed"})
 FIXED = ("fixed", "resolved")
 """Task outcomes that mean the ticket was solved; their form's text is the resolution."""
 RESOLUTION_FIELDS = ("resolution", "diagnosis")
+CHECK_NOTE = "Check this draft: remove names, addresses and anything personal before publishing."
+"""The note at the top of a draft made from a ticket; it is published only once removed."""
+CHECK_LINE = f"> **{CHECK_NOTE.replace(':', ':**', 1)}"
+NOT_ARTICLE_TEXT = re.compile(r"(?m)^(?:Attached|Not kept): .*(?:\n|$)")
+"""The lines inbound mail adds to a description (the files it kept or not): no article's text."""
 
 
 class KbError(TierflowError):
@@ -177,6 +183,12 @@ def publish(session: Session, article: Article, viewer: Viewer, *, published: bo
             "ask the lead of your team",
             403,
         )
+    if published and needs_check(article.body):
+        raise KbError(
+            "this draft still starts with “Check this draft”: remove names, addresses and "
+            "anything personal, delete the note in the editor, then publish",
+            409,
+        )
     article.status = "published" if published else "draft"
     article.published_at = (article.published_at or utcnow()) if published else None
     article.updated_by_id = viewer.person_id
@@ -204,6 +216,11 @@ def link(
 # --------------------------------------------- a draft from a resolution ---
 
 
+def needs_check(body: str) -> bool:
+    """Whether ``body`` still carries the note of a draft made from a ticket."""
+    return CHECK_NOTE in body.replace("**", "")
+
+
 def resolution_text(session: Session, item: WorkItem) -> str:
     """What the team wrote when it solved ``item``: the last fixing task's resolution."""
     tasks = session.scalars(
@@ -229,7 +246,10 @@ def draft_from_resolution(
     """A draft article from resolved ``item``, linked to it; the one drafted before if any.
 
     Returns the article and whether it is new. The title is the ticket's, the
-    body its problem and the resolution the team recorded.
+    body its problem (without the lines naming attached files) and the
+    resolution the team recorded, under :data:`CHECK_NOTE`: the requester's
+    own words may name people, and the draft cannot be published until
+    someone has checked it and removed the note.
     """
     if not may_draft(viewer):
         raise KbError("drafting an article from a resolution is for level 2 and 3 agents", 403)
@@ -247,8 +267,8 @@ def draft_from_resolution(
             "article once the ticket is resolved",
             409,
         )
-    problem = (item.description or item.title).strip()
-    body = f"## Problem\n\n{problem}\n\n## Solution\n\n{resolution}\n"
+    problem = NOT_ARTICLE_TEXT.sub("", item.description or "").strip() or item.title
+    body = f"{CHECK_LINE}\n\n## Problem\n\n{problem}\n\n## Solution\n\n{resolution}\n"
     facts = session.get(Ticket, item.id)
     given = ArticleInput(item.title[:MAX_TITLE], body[:MAX_BODY])
     article = create_article(session, given, viewer)

@@ -260,12 +260,15 @@ async def _editor(
     status: int = 200,
 ) -> Response:
     made: list[Widget] = await read(request, lambda db: widgets(fields(db), values, errors))
+    body = values.get("body")
+    check = articles.CHECK_NOTE if isinstance(body, str) and articles.needs_check(body) else ""
     return request.app.state.templates.TemplateResponse(
         request,
         "helpdesk/kb/edit.html",
-        {"widgets": made, "article_id": article_id, "title": values.get("title") or ""},
+        {"widgets": made, "article_id": article_id, "title": values.get("title") or "",
+         "check": check},
         status_code=status,
-    )
+    )  # fmt: skip
 
 
 async def new(request: Request) -> Response:
