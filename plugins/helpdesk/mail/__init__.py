@@ -19,8 +19,10 @@ from engine.config import Settings
 from engine.contrib import Service, SettingsSection
 from engine.model import Event, WorkItem
 from engine.plugins import PluginManager
+from plugins.helpdesk.inbound.settings import InboundSettings
 from plugins.helpdesk.mail import compose, models
 from plugins.helpdesk.mail.outbox import Claimed
+from plugins.helpdesk.mail.replies import reply_problem, with_reply_to
 from plugins.helpdesk.mail.sender import Runner, Sender
 from plugins.helpdesk.mail.settings import MailSettings
 from plugins.helpdesk.mail.views import NAVIGATION, ROUTES
@@ -41,9 +43,11 @@ def services(
     settings: Settings, pm: PluginManager, sessions: sessionmaker[Session], client: Client
 ) -> list[Service]:
     """The outbox sender, started by ``tierflow serve`` and ``tierflow worker``."""
-    mail = settings.section("mail", MailSettings)
+    inbound = settings.section("inbound", InboundSettings)
+    mail = with_reply_to(settings.section("mail", MailSettings), inbound)
     extras = survey_extras(settings, mail, sessions)
-    runner = Runner(Sender(sessions, mail, settings.data_dir, extras=extras))
+    sender = Sender(sessions, mail, settings.data_dir, extras=extras)
+    runner = Runner(sender, problem=reply_problem(mail, inbound))
     return [Service("outbound mail", runner.start, runner.stop)]
 
 

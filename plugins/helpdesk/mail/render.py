@@ -177,6 +177,9 @@ def build(rendered: Rendered, settings: MailSettings, envelope: Envelope) -> Ema
     message["Subject"] = one_line(rendered.subject)
     message["From"] = Address(one_line(settings.from_name), addr_spec=settings.from_address)
     message["To"] = Address(one_line(envelope.to_name), addr_spec=envelope.to_address)
+    reply_to = settings.reply_to or settings.from_address
+    if reply_to:
+        message["Reply-To"] = Address(one_line(settings.from_name), addr_spec=reply_to)
     message["Date"] = format_datetime(utcnow())
     message["Message-ID"] = envelope.message_id
     if envelope.thread is not None:

@@ -198,8 +198,10 @@ def _describe(exc: Exception) -> str:
 class Runner:
     """The service: rounds every ``poll_seconds`` (at once again while mails were due)."""
 
-    def __init__(self, sender: Sender) -> None:
+    def __init__(self, sender: Sender, *, problem: str = "") -> None:
         self.sender = sender
+        self.problem = problem
+        """A configuration problem to warn about at start (replies that would not come back)."""
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -207,9 +209,12 @@ class Runner:
         settings = self.sender.settings
         if not settings.sending:
             return "off ([mail] smtp_host is empty): mails wait in the outbox"
+        if self.problem:
+            log.warning("outbound mail: %s", self.problem)
         self._stop.clear()
         self._task = asyncio.create_task(self._loop(), name="outbound mail")
-        return f"to {settings.smtp_host}:{settings.smtp_port} ({settings.smtp_security})"
+        where = f"to {settings.smtp_host}:{settings.smtp_port} ({settings.smtp_security})"
+        return f"{where}; warning: {self.problem}" if self.problem else where
 
     async def stop(self) -> None:
         self._stop.set()

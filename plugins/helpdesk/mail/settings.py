@@ -42,6 +42,11 @@ class MailSettings(BaseModel):
         default="", description="The sender address, e.g. helpdesk@example.org."
     )
     from_name: str = Field(default="IT help desk", max_length=200, description="Sender's name.")
+    reply_to: str = Field(
+        default="",
+        description="Where requesters' replies go (Reply-To); empty: the first of [inbound] "
+        "addresses while inbound mail is on, else from_address.",
+    )
     site_url: str = Field(
         default="http://127.0.0.1:8000",
         description="The web app's address as requesters reach it; links in mails start with it.",
@@ -72,7 +77,9 @@ class MailSettings(BaseModel):
         "send it (with the same Message-ID). Must exceed three SMTP timeouts.",
     )
 
-    @field_validator("smtp_host", "smtp_username", "from_address", "from_name", "site_url")
+    @field_validator(
+        "smtp_host", "smtp_username", "from_address", "reply_to", "from_name", "site_url"
+    )
     @classmethod
     def _one_line(cls, value: str) -> str:
         value = value.strip()
@@ -80,7 +87,7 @@ class MailSettings(BaseModel):
             raise ValueError("must be one line (no line breaks)")
         return value
 
-    @field_validator("from_address")
+    @field_validator("from_address", "reply_to")
     @classmethod
     def _address(cls, value: str) -> str:
         return check_email(value) if value else value

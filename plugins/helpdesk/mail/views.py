@@ -24,8 +24,10 @@ from engine.model import WorkItem, utcnow
 from engine.web.access import page
 from engine.web.admin_support import as_id, missing, notice, read, redirect, write
 from engine.web.errors import error_response
+from plugins.helpdesk.inbound.settings import InboundSettings
 from plugins.helpdesk.mail.models import STATES, OutboxMail
 from plugins.helpdesk.mail.outbox import RETRYABLE, retry_now
+from plugins.helpdesk.mail.replies import reply_problem
 from plugins.helpdesk.mail.settings import MailSettings
 
 PATH = "/helpdesk/admin/mail"
@@ -63,6 +65,17 @@ def _when(moment: datetime | None) -> str:
     return f"{moment:%Y-%m-%d %H:%M:%S} UTC" if moment is not None else ""
 
 
+def _subject(mail: OutboxMail) -> str:
+    """The subject as sent, or what stands in for it before (or instead of) a first attempt."""
+    if mail.subject:
+        return mail.subject
+    if mail.state == "merged" and mail.merged_into_id is not None:
+        return f"(merged into mail {mail.merged_into_id})"
+    if mail.state == "skipped":
+        return "(not sent: skipped)"
+    return "(not rendered yet)"
+
+
 def _list(db: Session, state: str, before: int | None) -> dict[str, Any]:
     query = (
         select(OutboxMail, WorkItem.reference)
@@ -78,7 +91,7 @@ def _list(db: Session, state: str, before: int | None) -> dict[str, Any]:
     rows = [
         MailRow(
             mail.id, _when(mail.created_at), mail.kind, reference or f"#{mail.work_item_id}",
-            mail.work_item_id, mail.to_address, mail.subject or "(not rendered yet)", mail.state,
+            mail.work_item_id, mail.to_address, _subject(mail), mail.state,
             mail.attempts, _when(mail.next_attempt_at) if mail.state == "queued" else "",
             mail.last_error[:120],
         )
@@ -107,12 +120,15 @@ async def outbox(request: Request) -> Response:
     if raw_before and before is None:
         return error_response(request, 400, f"before: {raw_before[:40]!r} is not a mail number")
     listing = await read(request, lambda db: _list(db, state, before))
-    settings = request.app.state.settings.section("mail", MailSettings)
+    site = request.app.state.settings
+    settings = site.section("mail", MailSettings)
+    replies = reply_problem(settings, site.section("inbound", InboundSettings))
     return request.app.state.templates.TemplateResponse(
         request,
         "helpdesk/mail/admin/outbox.html",
-        {**listing, "state": state, "sending": settings.sending, "paged": before is not None},
-    )
+        {**listing, "state": state, "sending": settings.sending, "paged": before is not None,
+         "reply_problem": replies},
+    )  # fmt: skip
 
 
 def _detail(db: Session, mail_id: int) -> dict[str, Any] | None:
@@ -134,7 +150,7 @@ def _detail(db: Session, mail_id: int) -> dict[str, Any] | None:
     ]
     return {
         "mail_id": mail.id,
-        "subject": mail.subject or "(not rendered yet)",
+        "subject": _subject(mail),
         "item": (item.id, item.reference or f"#{item.id}", item.title),
         "facts": [(label, value) for label, value in facts if value],
         "last_error": mail.last_error,

@@ -89,3 +89,15 @@ def test_a_mail_page_and_retry_now(admin: TestClient, desk: Desk) -> None:
     assert "is sent: only a queued or failed mail is retried" in refused.text
     assert admin.get("/helpdesk/admin/mail/99999").status_code == 404
     assert admin.post("/helpdesk/admin/mail/99999/retry").status_code == 404
+
+
+def test_a_merged_notice_names_the_mail_it_joined(admin: TestClient, desk: Desk) -> None:
+    item = desk.ticket(desk.person("alice@example.org"), title="Printer jams")
+    desk.notify(item, "[INC] We received your request", "Hello, we will answer within a day.")
+    created, notice = desk.outbox()
+    assert (notice.state, notice.merged_into_id) == ("merged", created.id)
+    page = admin.get("/helpdesk/admin/mail")
+    assert f"<td>(merged into mail {created.id})</td>" in page.text
+    assert page.text.count("(not rendered yet)") == 1  # the receipt, still waiting
+    detail = admin.get(f"/helpdesk/admin/mail/{notice.id}")
+    assert f"Mail {notice.id}: (merged into mail {created.id})" in detail.text
