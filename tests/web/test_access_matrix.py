@@ -156,6 +156,9 @@ MATRIX: dict[tuple[str, str], tuple[Case, ...]] = {
     ("/survey/{item_id:int}", "GET"): objects(SENDS_A, SENDS_B),
     ("/survey/{item_id:int}", "POST"): objects(SENDS_A, SENDS_B),
     ("/helpdesk/satisfaction", "GET"): same(frozenset({"manager", "admin"})),
+    # the help desk: a mail's "open your request" link (signs its requester in by token; a
+    # signed-in visitor goes on to the request's page, which decides)
+    ("/helpdesk/open/{item_id:int}", "GET"): objects(SIGNED_IN, SIGNED_IN),
     # the help desk: inbound mail (the record of every mail; a ticket's files from e-mail)
     ("/helpdesk/admin/inbound", "GET"): same(ADMINS),
     ("/helpdesk/items/{item_id:int}/attachments/{number:int}", "GET"): objects(SEES_A, SEES_B),
@@ -186,7 +189,7 @@ MATRIX: dict[tuple[str, str], tuple[Case, ...]] = {
 
 # public routes whose endpoint decides by a link's token: an anonymous visitor without one is
 # refused there with 403 (a POST fails the CSRF check first) or sent to sign in
-TOKEN_ROUTES = frozenset({"/survey/{item_id:int}"})
+TOKEN_ROUTES = frozenset({"/survey/{item_id:int}", "/helpdesk/open/{item_id:int}"})
 
 
 def refused(reply: Any, viewer: str, path: str, public: bool = False) -> bool:

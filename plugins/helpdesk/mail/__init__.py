@@ -21,17 +21,24 @@ from engine.model import Event, WorkItem
 from engine.plugins import PluginManager
 from plugins.helpdesk.inbound.settings import InboundSettings
 from plugins.helpdesk.mail import compose, models
+from plugins.helpdesk.mail.links import ROUTES as LINK_ROUTES
+from plugins.helpdesk.mail.links import link_extras
 from plugins.helpdesk.mail.outbox import Claimed
 from plugins.helpdesk.mail.replies import reply_problem, with_reply_to
 from plugins.helpdesk.mail.sender import Runner, Sender
 from plugins.helpdesk.mail.settings import MailSettings
-from plugins.helpdesk.mail.views import NAVIGATION, ROUTES
+from plugins.helpdesk.mail.views import NAVIGATION
+from plugins.helpdesk.mail.views import ROUTES as ADMIN_ROUTES
 from plugins.helpdesk.survey.service import survey_url
 
 MODELS = [models]
+ROUTES = [*ADMIN_ROUTES, *LINK_ROUTES]
 SETTINGS = [SettingsSection("mail", MailSettings, "Outbound e-mail to requesters (SMTP)")]
 
-__all__ = ["MODELS", "NAVIGATION", "ROUTES", "SETTINGS", "on_event", "services", "survey_extras"]
+__all__ = [
+    "MODELS", "NAVIGATION", "ROUTES", "SETTINGS", "mail_extras", "on_event", "services",
+    "survey_extras",
+]  # fmt: skip
 
 
 def on_event(event: Event, session: Session, pm: PluginManager) -> None:
@@ -45,10 +52,21 @@ def services(
     """The outbox sender, started by ``tierflow serve`` and ``tierflow worker``."""
     inbound = settings.section("inbound", InboundSettings)
     mail = with_reply_to(settings.section("mail", MailSettings), inbound)
-    extras = survey_extras(settings, mail, sessions)
+    extras = mail_extras(settings, mail, sessions)
     sender = Sender(sessions, mail, settings.data_dir, extras=extras)
     runner = Runner(sender, problem=reply_problem(mail, inbound))
     return [Service("outbound mail", runner.start, runner.stop)]
+
+
+def mail_extras(
+    settings: Settings, mail: MailSettings, sessions: sessionmaker[Session]
+) -> Callable[[Claimed], dict[str, Any]]:
+    """Template values computed per mail: the signed link to the request, the survey link."""
+    links, survey = (
+        link_extras(settings, mail.site_url, sessions),
+        survey_extras(settings, mail, sessions),
+    )
+    return lambda claimed: {**links(claimed), **survey(claimed)}
 
 
 def survey_extras(

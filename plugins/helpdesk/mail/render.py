@@ -128,7 +128,7 @@ class Renderer:
     def render(self, kind: str, context: dict[str, Any]) -> Rendered:
         """The subject, text and HTML of a mail of ``kind``; :class:`RenderError` if it fails."""
         name = f"helpdesk/mail/{kind}.html"
-        values = {**context, **self._extra(context)}
+        values = {**self._extra(context), **context}  # the sender's extras (a signed link) win
         try:
             subject = self._plain.get_template(name).render(values, part="subject")
             text = self._plain.get_template(name).render(values, part="text").strip() + "\n"
