@@ -64,14 +64,27 @@ def on_event(event: Event, session: Session, pm: PluginManager) -> None:
     if event.type == "status_changed" and _moved_with_it(session, event, owner):
         return  # the move made in the same change has its own notice
     subject, body = _message(session, event, item)
+    notify_owner(session, pm, item, subject=subject, body=body, key=notice_key(event.id))
+
+
+def notify_owner(
+    session: Session, pm: PluginManager, item: WorkItem, *, subject: str, body: str, key: str
+) -> None:
+    """Record a ``notified`` event for ``item``'s owner team (once per ``key``; none: nothing).
+
+    Other parts of the help desk tell the owner team through this too (a low
+    satisfaction rating, for one).
+    """
+    if item.owner_team_id is None:
+        return
     record_event(
         session,
         pm,
         work_item_id=item.id,
         type="notified",
         data={"to": [RECIPIENT], "subject": subject, "body": body},
-        team_id=owner.id,
-        key=notice_key(event.id),
+        team_id=item.owner_team_id,
+        key=key,
     )
 
 

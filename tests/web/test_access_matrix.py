@@ -155,6 +155,8 @@ MATRIX: dict[tuple[str, str], tuple[Case, ...]] = {
     # the help desk: satisfaction (only a ticket's requester rates it, signed in or by link)
     ("/survey/{item_id:int}", "GET"): objects(SENDS_A, SENDS_B),
     ("/survey/{item_id:int}", "POST"): objects(SENDS_A, SENDS_B),
+    # the results: the policy lets agents in and the page shows a team lead their teams' and
+    # people's lines; the agents here lead no team, so the page itself refuses them (403)
     ("/helpdesk/satisfaction", "GET"): same(frozenset({"manager", "admin"})),
     # the help desk: a mail's "open your request" link (signs its requester in by token; a
     # signed-in visitor goes on to the request's page, which decides)

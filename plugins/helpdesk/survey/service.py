@@ -4,7 +4,10 @@ A requester rates a resolved or closed ticket once, from 1 (poor) to 5
 (excellent), with an optional comment: signed in, on the ticket's page, or
 from the link in the resolution mail (signed with the site's secret key, so
 it works without signing in and only for that ticket and that requester).
-Every answer is also an event (``rated``) on the ticket.
+Every answer is also an event (``rated``) on the ticket; a low one (1 or 2)
+also tells the ticket's owner team (a ``notified`` event, as
+:func:`plugins.helpdesk.ownership.notify_owner` records them), so that the
+help desk's lead follows it up.
 """
 
 from __future__ import annotations
@@ -26,11 +29,14 @@ from engine.model.base import utcnow
 from engine.plugins import PluginManager
 from plugins.helpdesk.kb.models import SelfHelp
 from plugins.helpdesk.models import Ticket
+from plugins.helpdesk.ownership import notify_owner
 from plugins.helpdesk.survey.models import SurveyResponse
 
 RATINGS = {1: "Poor", 2: "Fair", 3: "Good", 4: "Very good", 5: "Excellent"}
 ANSWERABLE = frozenset({"resolved", "closed"})
 """Statuses in which a request can be rated (unless it was closed by self-help)."""
+LOW = 2
+"""A rating of at most this needs follow-up: the ticket's owner team is told of it."""
 LINK_DAYS = 60
 """How long the link in a resolution mail keeps working."""
 MAX_COMMENT = 4000
@@ -150,4 +156,22 @@ def record_answer(
         raise SurveyError("this request has already been rated; thank you", 409) from None
     data: dict[str, Any] = {"rating": rating, "commented": bool(comment)}
     record_event(session, pm, work_item_id=item.id, type="rated", data=data, actor_id=by)
+    if rating <= LOW:
+        _tell_owner(session, pm, item, answer)
     return answer
+
+
+def _tell_owner(
+    session: Session, pm: PluginManager, item: WorkItem, answer: SurveyResponse
+) -> None:
+    """The owner team hears of a low rating, with the comment, to follow it up."""
+    reference = item.reference or f"#{item.id}"
+    words = f"{answer.rating} of 5 ({RATINGS[answer.rating]})"
+    lines = [f"The requester rated {reference} ({item.title}) {words}."]
+    if answer.comment:
+        lines.append(f"Their comment: {answer.comment}")
+    lines += ["", f"Follow it up with them: see /items/{item.id}",
+              "Every rating to follow up: /helpdesk/satisfaction"]  # fmt: skip
+    subject = f"[{reference}] Rated {words}: needs follow-up"[:300]
+    key = f"helpdesk/survey/low-rating/{item.id}"
+    notify_owner(session, pm, item, subject=subject, body="\n".join(lines), key=key)

@@ -4,13 +4,15 @@
 a rating; following a link stores nothing, so mail scanners that open links
 rate nothing). ``POST`` stores the answer, once. A requester who is signed in
 needs no token. ``GET /helpdesk/satisfaction`` shows results by team and
-agent to managers and administrators.
+agent, the response rate and the low ratings to follow up: all of them to
+managers and administrators, their own teams' and people's to team leads.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -18,12 +20,12 @@ from starlette.routing import BaseRoute
 
 from engine.config import secret_key
 from engine.contrib import ItemSection, NavItem
-from engine.model import WorkItem
+from engine.model import Team, WorkItem
 from engine.web.access import Viewer, page, sign_in_url, viewer_of
 from engine.web.admin_support import read, text, write
 from engine.web.errors import error_response
 from engine.web.item_page import MAX_ID
-from plugins.helpdesk.survey.results import PERIODS, results, since
+from plugins.helpdesk.survey.results import PERIODS, Results, results, scope_for, since
 from plugins.helpdesk.survey.service import (
     ANSWERABLE,
     RATINGS,
@@ -40,6 +42,10 @@ RESULTS = "helpdesk/survey/results.html"
 RESULTS_PATH = "/helpdesk/satisfaction"
 NOT_FOUND = "There is no request {id} to rate. Check the link in your e-mail."
 THANKS = "Thank you: your rating was recorded."
+NOT_LEAD = (
+    "Satisfaction results are for team leads, managers and administrators; "
+    "you lead no team. Ask the lead of your team."
+)
 
 
 def _item(db: Session, item_id: int) -> WorkItem:
@@ -125,16 +131,37 @@ async def rate_save(request: Request) -> Response:
     return RedirectResponse(f"/survey/{item_id}{query}", 303)
 
 
+def _scoped(db: Session, viewer: Viewer, period: str) -> tuple[Results, str] | None:
+    """The results ``viewer`` may see and whose they are; ``None``: none."""
+    scope = scope_for(db, viewer)
+    if scope is None:
+        return None
+    found = results(db, since(period), scope=scope)
+    if scope.everything:
+        return found, ""
+    led = db.scalars(select(Team.name).where(Team.id.in_(scope.team_ids)).order_by(Team.name))
+    return found, f"The teams you lead ({', '.join(led)}) and the people in them."
+
+
 async def results_page(request: Request) -> Response:
-    """GET /helpdesk/satisfaction?period=90: ratings overall, by team, by agent."""
+    """GET /helpdesk/satisfaction?period=90: ratings overall, by team, by agent, to follow up.
+
+    Managers and administrators see every line, team leads their teams' and
+    their people's; other agents are refused.
+    """
     period = request.query_params.get("period", "90")
     period = period if period in PERIODS else "90"
-    found = await read(request, lambda db: results(db, since(period)))
+    viewer = viewer_of(request)
+    found = await read(request, lambda db: _scoped(db, viewer, period))
+    if found is None:
+        return error_response(request, 403, NOT_LEAD)
+    shown, whose = found
     return request.app.state.templates.TemplateResponse(
         request,
         RESULTS,
-        {"results": found, "period": period, "periods": tuple(PERIODS), "ratings": RATINGS},
-    )
+        {"results": shown, "whose": whose, "period": period, "periods": tuple(PERIODS),
+         "ratings": RATINGS},
+    )  # fmt: skip
 
 
 def sections(item: WorkItem, viewer: Viewer, session: Session) -> list[ItemSection]:
@@ -165,7 +192,12 @@ ROUTES: list[BaseRoute] = [
         methods=("POST",),
         name="helpdesk.survey.save",
     ),
-    page(RESULTS_PATH, results_page, allow=("manager", "admin"), name="helpdesk.satisfaction"),
+    page(
+        RESULTS_PATH,
+        results_page,
+        allow=("agent", "manager", "admin"),  # agents who lead no team: refused by the view
+        name="helpdesk.satisfaction",
+    ),
 ]
 
 NAVIGATION = [
