@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plugins.helpdesk.inbound.models import InboundMessage
 from plugins.helpdesk.inbound.parse import Mail
 from plugins.helpdesk.inbound.settings import InboundSettings
+from plugins.helpdesk.inbound.subjects import normalised
 
 BULK_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply"})
 DAEMONS = ("mailer-daemon@", "postmaster@")
@@ -52,15 +53,31 @@ def _title(header: str) -> str:
     return "-".join(part.capitalize() for part in header.split("-"))
 
 
-def too_many(db: Session, sender: str, now: datetime, limit: int, *, excluding: int) -> bool:
-    """Whether ``sender`` sent ``limit`` or more other mails in the hour before ``now``."""
-    query = (
-        select(func.count())
-        .select_from(InboundMessage)
+def too_many(db: Session, mail: Mail, now: datetime, settings: InboundSettings, *,
+             excluding: int) -> str:  # fmt: skip
+    """Why ``mail`` is dropped as part of a loop no header reveals, or ``""``: its sender
+    sent ``per_sender_per_hour`` other mails within the hour or ``per_sender_per_day``
+    within the day, or a mail with the same subject (:func:`normalised`) within the hour."""
+    earlier = (
+        select(InboundMessage.received_at, InboundMessage.subject)
         .where(
-            InboundMessage.sender == sender,
-            InboundMessage.received_at > now - timedelta(hours=1),
+            InboundMessage.sender == mail.sender,
+            InboundMessage.received_at > now - timedelta(days=1),
             InboundMessage.id != excluding,
         )
+        .order_by(InboundMessage.id.desc())
+        .limit(settings.per_sender_per_day)
     )
-    return (db.scalar(query) or 0) >= limit
+    rows = db.execute(earlier).all()
+    hour = [subject for received, subject in rows if received > now - timedelta(hours=1)]
+    if len(rows) >= settings.per_sender_per_day:
+        return f"{mail.sender} sent more than {settings.per_sender_per_day} mails within a day"
+    if len(hour) >= settings.per_sender_per_hour:
+        limit = settings.per_sender_per_hour
+        return f"{mail.sender} sent more than {limit} mails within an hour (a loop?)"
+    subject = normalised(mail.subject)
+    if any(normalised(earlier) == subject for earlier in hour):
+        return (
+            f"{mail.sender} sent a mail with this subject within the hour (an auto-responder loop?)"
+        )
+    return ""

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from email import policy
 from email.errors import HeaderParseError
+from email.header import decode_header, make_header
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import getaddresses
@@ -34,6 +35,9 @@ LOOP_HEADERS = (
     "x-failed-recipients",
 )
 """Headers the loop check reads (their values are kept, lower-case)."""
+SUMMARY_HEADERS = ("from", "sender", "reply-to", "to", "cc", "date", "message-id",
+                   "in-reply-to", "return-path", "authentication-results")  # fmt: skip
+"""Headers the admin page shows of a mail (first 300 characters of each)."""
 _ID = re.compile(r"<[^<>\s]{1,500}>")
 _CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,40}/[a-z0-9][a-z0-9!#$&^_.+-]{0,50}$")
 
@@ -68,6 +72,13 @@ class Mail:
     skipped: tuple[str, ...]
     """Why files were not kept ("report.iso: larger than 10 MB")."""
     size: int
+    fingerprint: str = ""
+    """A hash of what the sender wrote (From, To, Date, Subject, text, HTML, files), the same
+    for every delivery of the mail, whichever trace headers the servers on the way added."""
+    authentication: tuple[str, ...] = ()
+    """The ``Authentication-Results`` headers, top-most first."""
+    summary: str = ""
+    """The :data:`SUMMARY_HEADERS` present, ``Name: value`` one a line."""
 
 
 def parse(raw: bytes, *, max_attachment_bytes: int, max_attachments: int) -> Mail:
@@ -77,11 +88,12 @@ def parse(raw: bytes, *, max_attachment_bytes: int, max_attachments: int) -> Mai
     name, address = _sender(message)
     text, html = _bodies(message)
     kept, skipped = _attachments(message, max_attachment_bytes, max_attachments)
+    subject = " ".join(clean_text(_header(message, "subject")).split())[:300]
     return Mail(
         message_id=_message_id(message, raw),
         sender=address,
         sender_name=name,
-        subject=" ".join(clean_text(_header(message, "subject")).split())[:300],
+        subject=subject,
         references=tuple(
             _ID.findall(_header(message, "in-reply-to") + " " + _header(message, "references"))
         )[:MAX_REFERENCES],
@@ -94,7 +106,42 @@ def parse(raw: bytes, *, max_attachment_bytes: int, max_attachments: int) -> Mai
         attachments=kept,
         skipped=skipped,
         size=len(raw),
+        fingerprint=_fingerprint(message, text, html, kept),
+        authentication=tuple(_all(message, "authentication-results")),
+        summary="\n".join(
+            f"{name.title()}: {value[:300]}"
+            for name in SUMMARY_HEADERS
+            for value in _all(message, name)
+        ),
     )
+
+
+def _all(message: EmailMessage, name: str) -> list[str]:
+    """Every value of header ``name``, top-most first, on one line each (raw if unreadable)."""
+    values = []
+    for key, raw in message.raw_items():
+        if key.lower() == name:
+            try:
+                value = str(message.policy.header_fetch_parse(key, raw))
+            except (HeaderParseError, ValueError, IndexError, AttributeError):
+                value = str(raw)
+            values.append(" ".join(clean_text(value).split()))
+    return values
+
+
+def _fingerprint(message: EmailMessage, text: str, html: str, files: tuple[Attachment, ...]) -> str:
+    parts = [_raw(message, name) for name in ("from", "to", "date", "subject")]
+    parts += [text, html, *(hashlib.sha256(file.content).hexdigest() for file in files)]
+    return hashlib.sha256("\0".join(parts).encode("utf-8", "replace")).hexdigest()
+
+
+def _raw(message: EmailMessage, name: str) -> str:
+    """The first header ``name`` as it was written, unfolded (``""`` if absent)."""
+    for key, value in message.raw_items():
+        if key.lower() == name:  # 8-bit bytes (SMTPUTF8) arrive as surrogate escapes
+            text = str(value).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            return re.sub(r"\r?\n(?=[ \t])", "", text).strip()
+    return ""
 
 
 def _header(message: EmailMessage, name: str) -> str:
@@ -107,13 +154,25 @@ def _header(message: EmailMessage, name: str) -> str:
 
 
 def _sender(message: EmailMessage) -> tuple[str, str]:
-    pairs = getaddresses([_header(message, "from")])
+    """(display name on one line, address): read from the header as written, then the name
+    decoded, so that an encoded line break in the name leaves the address readable."""
+    pairs = getaddresses([_raw(message, "from")])
     name, address = pairs[0] if pairs else ("", "")
+    name = _decoded(name)
     address = address.strip().lower()
     local, at, domain = address.partition("@")
     if not (local and at and "." in domain) or any(c.isspace() or c in "<>," for c in address):
         address = ""
-    return " ".join(clean_text(name).split())[:200], address[:320]
+    flat = "".join(c if c.isprintable() else " " for c in name)  # CR, LF, tabs: spaces
+    return " ".join(flat.split())[:200], address[:320]
+
+
+def _decoded(words: str) -> str:
+    """RFC 2047 encoded words decoded (as written when they cannot be)."""
+    try:
+        return str(make_header(decode_header(words)))
+    except (HeaderParseError, UnicodeDecodeError, LookupError, ValueError):
+        return words
 
 
 def _message_id(message: EmailMessage, raw: bytes) -> str:

@@ -48,7 +48,20 @@ class InboundSettings(BaseModel):
         default_factory=list, description="Only take mail from these domains (empty: any)."
     )
     per_sender_per_hour: int = Field(
-        default=20, ge=1, description="Mails taken from one sender per hour; more are dropped."
+        default=5, ge=1, description="Mails taken from one sender per hour; more are dropped."
+    )
+    per_sender_per_day: int = Field(
+        default=20, ge=1, description="Mails taken from one sender per day; more are dropped."
+    )
+    trusted_authserv_id: str = Field(
+        default="",
+        description="The authserv-id of the receiving mail server whose Authentication-Results "
+        "header (the top-most) is trusted; empty: no mail counts as authenticated.",
+    )
+    require_authenticated_requesters: bool = Field(
+        default=False,
+        description="Hold requesters' mail that is not authenticated (for an administrator) "
+        "instead of taking it as theirs.",
     )
     imap_host: str = Field(default="", description="IMAP server to poll; empty: no polling.")
     imap_port: int = Field(default=993, ge=1, le=65535)
@@ -84,6 +97,23 @@ class InboundSettings(BaseModel):
         if value and not Path(value).is_file():
             raise ValueError(f"{value} is not a file (a PEM file of CA certificates)")
         return value
+
+    @field_validator("trusted_authserv_id")
+    @classmethod
+    def _authserv_id(cls, value: str) -> str:
+        value = value.strip().lower()
+        if any(c.isspace() or c in ';()"' for c in value):
+            raise ValueError(f"{value!r} is not an authserv-id (expected mx.example.org)")
+        return value
+
+    @model_validator(mode="after")
+    def _authentication_needs_a_server(self) -> InboundSettings:
+        if self.require_authenticated_requesters and not self.trusted_authserv_id:
+            raise ValueError(
+                "require_authenticated_requesters is on but trusted_authserv_id is empty: no "
+                "mail could be authenticated; name the receiving server (mx.example.org)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _listener_needs_recipients(self) -> InboundSettings:

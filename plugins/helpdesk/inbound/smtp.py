@@ -5,8 +5,9 @@ It runs on the event loop of the process that starts it (``tierflow serve``,
 shared. It accepts only the configured recipient addresses and domains
 (``550`` for others: it is no relay), refuses mail over the size limit
 (``552``), and answers ``250`` only once the mail is recorded and taken (a
-ticket, a comment, or dropped as a loop); while the database or Temporal is
-down it answers ``451`` and the sending server tries again later.
+ticket, a comment, held, or dropped as a loop); while the database or Temporal
+is down, or another delivery of the same mail is being taken at that moment,
+it answers ``451`` and the sending server tries again later.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ import socket
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from engine.errors import ConfigError
-from plugins.helpdesk.inbound.process import Delivery, Inbox, TryLater
+from plugins.helpdesk.inbound.process import Delivery, Inbox, InProgress, TryLater
 from plugins.helpdesk.inbound.settings import InboundSettings
 
 log = logging.getLogger("tierflow.helpdesk.inbound.smtp")
 
 TRY_LATER = "451 4.3.0 The help desk cannot take mail just now; try again later"
+IN_PROGRESS = "451 4.3.0 This mail is being taken by another delivery (in progress); try later"
 STOP_TIMEOUT = 5.0
 
 
@@ -46,6 +48,9 @@ class Handler:
         raw = envelope.original_content or b""
         try:
             result = await self.inbox.receive(Delivery(raw, "smtp", envelope.mail_from))
+        except InProgress as exc:
+            log.info("inbound mail from %s deferred (451): %s", session.peer, exc)
+            return IN_PROGRESS
         except TryLater as exc:
             log.warning("inbound mail from %s deferred (451): %s", session.peer, exc)
             return TRY_LATER

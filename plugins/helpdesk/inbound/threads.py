@@ -6,7 +6,8 @@ part) or a mail received for the ticket before; failing those, when its
 subject carries the ticket's reference in square brackets (``[INC-00042]``).
 It is added to that ticket only if the sender may see it (its requester, or
 staff who may comment on it), and only while it is not closed; otherwise the
-mail is a new ticket.
+mail is a new ticket. A mail from a staff address never sends the run a signal
+(staff reopen tickets on the page): anyone can write a staff address in From.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.comments import MAX_COMMENT
+from engine.comments import MAX_COMMENT, is_staff
 from engine.model import WorkItem
 from engine.signals import Checked, SignalError, check_signal, item_workflow
 from engine.web.access import Viewer, can_view_work_item
@@ -39,6 +40,10 @@ class Thread:
     viewer: Viewer
     signal: Checked | None
     comment: str
+    status: str
+    """The ticket's status when the mail came (``waiting``: the help desk asked a question)."""
+    staff: bool
+    """The sender's address is a staff member's."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,7 @@ def answered_item(db: Session, mail: Mail) -> WorkItem | None:
         query = select(InboundMessage.work_item_id).where(
             InboundMessage.message_id.in_(mail.references),
             InboundMessage.work_item_id.is_not(None),
+            InboundMessage.reused.is_(False),  # a reused Message-ID leads nowhere
         )
         item_id = db.scalars(query.order_by(InboundMessage.id.desc())).first()
         if item_id is not None:
@@ -87,11 +93,14 @@ def find_thread(
         return Followed(reference, f"answers {reference}, which is {item.status}")
     limit = _comment_limit(db, item, signal)
     comment = text if len(text) <= limit else text[: limit - 1] + "…"
-    try:
-        checked: Checked | None = check_signal(db, item, viewer, signal, {"comment": comment})
-    except SignalError:  # not offered, not the sender's to send, or not now: a comment only
-        checked = None
-    return Thread(item.id, reference, viewer, checked, comment)
+    staff = is_staff(viewer.roles)
+    checked: Checked | None = None
+    if not staff:
+        try:
+            checked = check_signal(db, item, viewer, signal, {"comment": comment})
+        except SignalError:  # not offered, not the sender's to send, or not now: a comment only
+            checked = None
+    return Thread(item.id, reference, viewer, checked, comment, item.status, staff)
 
 
 def _comment_limit(db: Session, item: WorkItem, signal: str) -> int:

@@ -9,6 +9,7 @@ reopens it: what the help desk's workflows do, in four steps.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import grp
 import os
@@ -35,6 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.contrib import RequestType
 from engine.db import make_read_session_factory
 from engine.model import Comment, WorkItem
+from engine.people import add_person, person_details
 from engine.plugins import PluginManager, create_plugin_manager
 from engine.runtime.client import Runtime
 from plugins.helpdesk.inbound.models import InboundAttachment, InboundMessage
@@ -154,6 +156,17 @@ class Gateway:
         with self.read() as db:
             return db.scalars(select(InboundMessage).filter_by(message_id=message_id)).one()
 
+    async def signals(self, item: WorkItem) -> int:
+        """How many signals the item's run received (its history's signalled events)."""
+        handle = self.harness.client.get_workflow_handle(item.workflow_id or "")
+        events = [event async for event in handle.fetch_history_events()]
+        return sum(e.HasField("workflow_execution_signaled_event_attributes") for e in events)
+
+    def person(self, email: str, name: str, roles: set[str]) -> int:
+        """A person with ``roles`` (staff: ``{"agent"}``), their id."""
+        with self.sessions.begin() as db:
+            return add_person(db, person_details(name=name, email=email, roles=roles)).id
+
     def items(self) -> list[WorkItem]:
         with self.read() as db:
             return list(db.scalars(select(WorkItem).order_by(WorkItem.id)))
@@ -194,19 +207,33 @@ def inbound_settings(**overrides: Any) -> InboundSettings:
     )
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def gateway(harness: Harness) -> AsyncIterator[Gateway]:  # noqa: F811 (the fixture above)
-    """The listener, its runs on the time-skipping server, the workflow deployed."""
-    harness.deploy(FLOW)
-    settings = inbound_settings()
+@contextlib.asynccontextmanager
+async def listening(
+    harness: Harness,  # noqa: F811 (the fixture)
+    *,
+    inbox_class: type[Inbox] = Inbox,
+    types: dict[str, RequestType] = TYPES,
+    **overrides: Any,
+) -> AsyncIterator[Gateway]:
+    """A listener of ``inbox_class`` with the settings ``overrides``, on a port of its own."""
+    settings = inbound_settings(**overrides)
     pm = create_plugin_manager(entry_points=False)
-    inbox = Inbox(settings, pm, harness.sessions, Runtime(harness.client, harness.queue), TYPES)
+    runtime = Runtime(harness.client, harness.queue)
+    inbox = inbox_class(settings, pm, harness.sessions, runtime, types)
     listener = SmtpListener(settings, inbox)
     await listener.start()
     try:
         yield Gateway(settings.smtp_port, settings, inbox, harness, pm)
     finally:
         await listener.stop()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def gateway(harness: Harness) -> AsyncIterator[Gateway]:  # noqa: F811 (the fixture above)
+    """The listener, its runs on the time-skipping server, the workflow deployed."""
+    harness.deploy(FLOW)
+    async with listening(harness) as found:
+        yield found
 
 
 # ------------------------------------------------------------------ dovecot ---

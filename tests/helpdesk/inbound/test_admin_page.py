@@ -46,5 +46,5 @@ def test_the_record_pages_filters_and_escapes(
         assert "<td>ticket</td>" not in dropped.text
         bad = browser.get("/helpdesk/admin/inbound?outcome=lost")
         assert bad.status_code == 400
-        assert "There is no outcome &#39;lost&#39;; choose pending, ticket" in bad.text
+        assert "There is no outcome &#39;lost&#39;; choose pending, taking, ticket" in bad.text
         assert browser.get("/helpdesk/admin/inbound?before=x").status_code == 400

@@ -41,7 +41,7 @@ async def test_a_new_mail_makes_a_ticket_for_a_new_requester(gateway: Gateway) -
         "ticket",
         "smtp",
     )
-    assert (record.work_item_id, record.reason) == (item.id, f"created {item.reference}")
+    assert (record.work_item_id, record.reason) == (item.id, "a new request")
 
 
 async def test_a_known_requester_keeps_their_account(gateway: Gateway) -> None:
@@ -98,7 +98,9 @@ async def test_a_reply_is_a_comment_and_reopens_the_resolved_ticket(gateway: Gat
     again = message(f"[{item.reference}] and one more thing", "Tray 1 too.")
     await gateway.send(again)
     assert gateway.comments(item.id)[-1] == ("Tray 1 too.", True, item.requester_id)
-    assert gateway.record(again["Message-ID"]).reason == f"added to {item.reference}"
+    assert gateway.record(again["Message-ID"]).reason == (
+        f"replies to {item.reference} (reopened: no signal to send now)"
+    )
     assert len(gateway.items()) == 1
 
 
