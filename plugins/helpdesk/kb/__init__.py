@@ -4,14 +4,15 @@ Articles are Markdown (:mod:`.render`), found by full-text search on either
 database (:mod:`.search`), written by agents and published by team leads
 (:mod:`.articles`, :mod:`.views`), linked to the tickets they solved
 (:mod:`.tickets`), and suggested in the portal, where "This solved it" closes a
-request as self-help (:mod:`.intake`, :mod:`.selfhelp`).
+request as self-help (:mod:`.intake`, :mod:`.selfhelp`), counted by the "Self-help
+deflections" report (:mod:`.reports`, ``REPORTS``).
 """
 
 from starlette.routing import BaseRoute
 
 from engine.contrib import NavItem
 from engine.web.access import api, page
-from plugins.helpdesk.kb import demo, intake, models, tickets, views
+from plugins.helpdesk.kb import demo, intake, models, reports, tickets, views
 
 MODELS = [models]
 
@@ -49,3 +50,4 @@ NAVIGATION = [NavItem("Knowledge base", "/kb", order=25)]
 sections = tickets.sections
 intake_panels = intake.intake_panels
 load_demo = demo.load
+REPORTS = reports.REPORTS
