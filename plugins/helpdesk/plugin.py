@@ -20,6 +20,7 @@ from engine.contrib import (
     IntakePanel,
     ItemSection,
     MigrationBranch,
+    ReportSpec,
     RequestType,
     Service,
     SettingsSection,
@@ -54,8 +55,8 @@ HERE = Path(__file__).parent
 
 PARTS: tuple[ModuleType, ...] = (kb, mail, inbound, survey)
 """Parts that are packages of their own. Each may define, in its ``__init__``: ``MODELS``
-(model modules), ``ROUTES``, ``NAVIGATION``, ``SETTINGS`` (settings sections), and the
-functions ``actions(pm, sessions)``, ``on_event(event, session, pm)``,
+(model modules), ``ROUTES``, ``NAVIGATION``, ``SETTINGS`` (settings sections), ``REPORTS``
+(report specs), and the functions ``actions(pm, sessions)``, ``on_event(event, session, pm)``,
 ``sections(item, viewer, session)``, ``intake_panels(request_type, form, answers, viewer,
 session)``, ``services(settings, pm, sessions)``, ``commands(cli)`` and ``load_demo(session)``;
 this module hands whatever a part defines to the engine."""
@@ -91,6 +92,11 @@ def tierflow_register_commands(cli: click.Group) -> None:
     for part in PARTS:
         if (add := getattr(part, "commands", None)) is not None:
             add(cli=cli)
+
+
+@hookimpl
+def tierflow_register_reports() -> list[ReportSpec]:
+    return _listed("REPORTS")
 
 
 @hookimpl
