@@ -113,7 +113,9 @@ class Inbox(Replies):
                 record = db.get(InboundMessage, found.record_id)
                 assert record is not None
                 record.authentication = judged.why[:300]
-            return found
+        if isinstance(found, InProgress):  # raised once its delivery is counted
+            raise found
+        return found
 
     async def _take(self, mail: Mail, delivery: Delivery, held: Claim, judged: Verdict) -> Result:
         screened = await asyncio.to_thread(self._screen, mail, delivery, held)

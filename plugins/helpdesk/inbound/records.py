@@ -72,9 +72,10 @@ def result(row: InboundMessage, *, duplicate: bool = False) -> Result:
 
 def claim(
     db: Session, mail: Mail, transport: str, envelope_sender: str, now: datetime
-) -> Claim | Result:
+) -> Claim | Result | InProgress:
     """Record ``mail`` (or count a delivery of its record) and claim it; the record's
-    :class:`Result` when it is settled. Raises :class:`InProgress`."""
+    :class:`Result` when it is settled; :class:`InProgress` (to raise once the count is
+    committed) while another delivery holds it."""
     sender = mail.sender or envelope_sender[:320]
     found = db.scalars(
         select(M).filter_by(message_id=mail.message_id, sender=sender, fingerprint=mail.fingerprint)
@@ -99,7 +100,7 @@ def claim(
         return Claim(found.id, token, redeliver=found.signal_state == "due", reused=found.reused)
     db.refresh(found)
     if found.outcome in ("pending", "taking") or found.signal_state == "due":
-        raise InProgress(f"another delivery of {mail.message_id[:100]} is being taken now")
+        return InProgress(f"another delivery of {mail.message_id[:100]} is being taken now")
     return result(found, duplicate=True)
 
 

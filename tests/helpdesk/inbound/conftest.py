@@ -200,6 +200,7 @@ def inbound_settings(**overrides: Any) -> InboundSettings:
             "domains": ["desk.example.org"],
             "request_type": "mail_ticket",
             "per_sender_per_hour": 4,
+            "per_sender_per_day": 8,
             "max_attachment_bytes": 64 * 1024,
             "max_message_bytes": 1024 * 1024,
         }

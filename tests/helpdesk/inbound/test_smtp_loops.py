@@ -3,8 +3,13 @@ sender who keeps sending is held to the hourly limit."""
 
 from __future__ import annotations
 
-import pytest
+from datetime import timedelta
 
+import pytest
+from sqlalchemy import select
+
+from plugins.helpdesk.inbound.models import InboundMessage
+from plugins.helpdesk.inbound.settings import InboundSettings
 from tests.helpdesk.inbound.conftest import Gateway, message
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.timeout(90)]
@@ -59,9 +64,41 @@ async def test_an_auto_reply_loop_without_headers_meets_the_hourly_limit(
     limit = gateway.settings.per_sender_per_hour
     for number in range(limit + 3):  # an auto-responder that marks nothing as automatic
         await gateway.send(message(f"Re: Re: Re: thanks ({number})", sender="bot@example.net"))
+        # (the subjects differ: the same one twice within the hour is a loop of its own)
     outcomes = [record.outcome for record in gateway.records()]
     assert outcomes == ["ticket"] * limit + ["dropped"] * 3
     assert "bot@example.net sent more than 4 mails within an hour" in gateway.records()[-1].reason
     assert len(gateway.items()) == limit
     await gateway.send(message("A person, not a loop", sender="nora@example.net"))
     assert len(gateway.items()) == limit + 1  # others are not held back
+
+
+async def test_the_same_subject_again_within_the_hour_is_an_auto_responder_loop(
+    gateway: Gateway,
+) -> None:
+    await gateway.send(message("Out of office", sender="away@example.net"))
+    await gateway.send(message("Automatic reply: RE: Out of  office", sender="away@example.net"))
+    await gateway.send(message("Out of office", sender="nora@example.net"))  # someone else
+    assert [(r.sender, r.outcome) for r in gateway.records()] == [
+        ("away@example.net", "ticket"),
+        ("away@example.net", "dropped"),
+        ("nora@example.net", "ticket"),
+    ]
+    assert "sent a mail with this subject within the hour" in gateway.records()[1].reason
+
+
+async def test_a_sender_gets_at_most_the_daily_limit_across_hours(gateway: Gateway) -> None:
+    defaults = InboundSettings()
+    assert (defaults.per_sender_per_hour, defaults.per_sender_per_day) == (5, 20)
+    day = gateway.settings.per_sender_per_day
+    for number in range(day):  # earlier today, in hours gone by: each hour within its limit
+        await gateway.send(message(f"Question {number}", sender="busy@example.net"))
+        with gateway.sessions.begin() as db:
+            for record in db.scalars(select(InboundMessage)):
+                record.received_at -= timedelta(hours=1)
+    await gateway.send(message("One too many today", sender="busy@example.net"))
+    last = gateway.records()[-1]
+    assert (last.outcome, last.reason) == (
+        "dropped", f"busy@example.net sent more than {day} mails within a day",
+    )  # fmt: skip
+    assert len(gateway.items()) == day
