@@ -303,6 +303,28 @@ def tierflow_work_item_sections(
     """
 
 
+@hookspec(firstresult=True)
+def tierflow_describe_event(event: Event) -> str | None:
+    """Return the sentence a work item's timeline shows for one of your plugin's events.
+
+    ``event`` is the :class:`engine.model.Event` (``type``, ``data``,
+    ``actor``, ``occurred_at``) of an event type the engine has no sentence
+    of its own for (``sla_started``, ``rated`` …). Return one short sentence
+    without the actor (the timeline adds "by <name>"), or ``None`` for an
+    event that is not yours. Called by ``engine.web.timeline.event_sentence``
+    for each such event on ``GET /items/{id}``, before the generic fallback
+    that prints the type and data. The implementations run in turn until one
+    answers: the first result that is not ``None`` is used (``firstresult``).
+    Keep it quick and pure: no database queries.
+
+    Example::
+
+        @hookimpl
+        def tierflow_describe_event(event):
+            return f"Parcel sent ({event.data['carrier']})" if event.type == "shipped" else None
+    """
+
+
 # ----------------------------------------------------------------- portal ---
 
 

@@ -27,7 +27,7 @@ from engine.plugins import PluginManager
 from engine.signals import Offered, item_workflow, offered_now
 from engine.web.access import Viewer, can_act_on_task, can_view_work_item
 from engine.web.forms import FormInput, Widget, widgets
-from engine.web.timeline import Moment, Names, for_requester, moment, sentence
+from engine.web.timeline import Moment, Names, event_sentence, for_requester, moment
 
 MAX_ID = 2**31 - 1
 """Ids above this are no work item (and would overflow PostgreSQL's integer)."""
@@ -174,7 +174,7 @@ def load_item_page(
         closed=_moment(item.closed_at),
         description=paragraphs(item.description),
         fields=custom_fields(item.custom, intake_form(db, item)),
-        timeline=_timeline(db, item, staff),
+        timeline=_timeline(db, item, staff, pm),
         comments=[
             CommentView(
                 author=c.author.name if c.author else "Someone",
@@ -294,17 +294,13 @@ def _slug(title: str) -> str:
 # ----------------------------------------------------------------- timeline ---
 
 
-def _timeline(db: Session, item: WorkItem, staff: bool) -> list[TimelineEntry]:
+def _timeline(
+    db: Session, item: WorkItem, staff: bool, pm: PluginManager | None = None
+) -> list[TimelineEntry]:
     requester = item.requester.email if item.requester else None
     events = [e for e in _events(db, item.id) if staff or for_requester(e.type, e.data, requester)]
     names = _names(db, item, events)
-    return [
-        TimelineEntry(
-            moment(e.occurred_at),
-            sentence(e.type, e.data, e.actor.name if e.actor else None, names),
-        )
-        for e in events
-    ]
+    return [TimelineEntry(moment(e.occurred_at), event_sentence(e, names, pm)) for e in events]
 
 
 def _events(db: Session, item_id: int) -> list[Event]:

@@ -3,7 +3,9 @@
 :func:`sentence` is pure: it turns one event's type, data and actor into text,
 naming teams, people and tasks through :class:`Names`. :func:`for_requester`
 says which events a requester sees (what happened to their request, not the
-staff's internal workings).
+staff's internal workings). :func:`event_sentence` is the same for a stored
+event, asking the plugins (``tierflow_describe_event``) for the words of an
+event type the engine does not know before falling back to its type and data.
 """
 
 from __future__ import annotations
@@ -12,7 +14,13 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import PluginError
+
+if TYPE_CHECKING:
+    from engine.model import Event
+    from engine.plugins import PluginManager
 
 LONGEST_VALUE = 200
 """Values shown in a sentence are cut to this many characters."""
@@ -68,16 +76,23 @@ def for_requester(type: str, data: Mapping[str, Any], requester_email: str | Non
     return True
 
 
-def sentence(type: str, data: object, actor: str | None = None, names: Names | None = None) -> str:
+def sentence(
+    type: str,
+    data: object,
+    actor: str | None = None,
+    names: Names | None = None,
+    described: str | None = None,
+) -> str:
     """What happened, in one sentence: ``Escalated to Desktop support by Hannah Lee — reason: …``.
 
     ``actor`` is who did it (if anyone); ``names`` turns slugs, addresses and
-    task ids into names. An unknown event type is shown with its data.
+    task ids into names. An event type the engine does not know reads as
+    ``described`` (a plugin's words for it) or, without, its type and data.
     """
     names = names or Names()
     details: Mapping[str, Any] = data if isinstance(data, Mapping) else {"value": data}
     write = _SENTENCES.get(type)
-    text = write(details, names) if write is not None else _generic(type, details)
+    text = write(details, names) if write is not None else described or _generic(type, details)
     if actor:
         text += f" by {actor}"
     reason = details.get("reason")
@@ -86,6 +101,24 @@ def sentence(type: str, data: object, actor: str | None = None, names: Names | N
     if type == "task_completed" and details.get("outcome"):
         text += f" — outcome: {_show(details['outcome'])}"
     return text
+
+
+def event_sentence(event: Event, names: Names, pm: PluginManager | None = None) -> str:
+    """:func:`sentence` for a stored event; plugins describe the types the engine does not know.
+
+    The plugins are asked (``tierflow_describe_event``, the first answer wins)
+    only for such a type; an answer that is not text is an error naming the hook.
+    """
+    described = None
+    if pm is not None and event.type not in _SENTENCES:
+        described = pm.call("tierflow_describe_event", event=event)
+        if described is not None and not isinstance(described, str):
+            raise PluginError(
+                f"tierflow_describe_event returned {described!r} for a '{event.type}' event; "
+                "expected text or None"
+            )
+    actor = event.actor.name if event.actor is not None else None
+    return sentence(event.type, event.data, actor, names, described=described or None)
 
 
 # ----------------------------------------------------------- each type ---
