@@ -192,4 +192,4 @@ def inbound_objects(session: Session, items: dict[str, WorkItem]) -> dict[str, i
                                       filename="photo.png", content_type="image/png", size=4,
                                       content=b"\x89PNG"))  # fmt: skip
     session.commit()
-    return {"{number:int}": 1}
+    return {"{number:int}": 1, "{inbound_id:int}": mail.id}

@@ -163,6 +163,8 @@ MATRIX: dict[tuple[str, str], tuple[Case, ...]] = {
     ("/helpdesk/open/{item_id:int}", "GET"): objects(SIGNED_IN, SIGNED_IN),
     # the help desk: inbound mail (the record of every mail; a ticket's files from e-mail)
     ("/helpdesk/admin/inbound", "GET"): same(ADMINS),
+    ("/helpdesk/admin/inbound/{inbound_id:int}", "GET"): same(ADMINS),
+    ("/helpdesk/admin/inbound/{inbound_id:int}/ticket", "POST"): same(ADMINS),
     ("/helpdesk/items/{item_id:int}/attachments/{number:int}", "GET"): objects(SEES_A, SEES_B),
     # the help desk: the knowledge base (the article is a published public one; who reads an
     # internal one or a draft is tested in tests/helpdesk/kb); team leads and administrators

@@ -2,7 +2,8 @@
 
 ``GET /helpdesk/admin/inbound`` lists every mail received, newest first, 50 a
 page (keyset: ``?before=<id>``, optionally ``?outcome=refused``): from whom,
-what, by which transport, what became of it and why. ``GET
+what, by which transport, what became of it and why (each mail's page is in
+:mod:`.views_mail`). ``GET
 /helpdesk/items/{id}/attachments/{n}`` downloads a ticket's n-th file to
 whoever may see the ticket (404 to anyone else, as for a missing one), always
 as a download (``Content-Disposition: attachment``, ``nosniff``, a sandboxing
@@ -29,8 +30,8 @@ from engine.web.errors import error_response
 from engine.web.item_page import find_item
 from engine.web.timeline import Moment, moment
 from plugins.helpdesk.inbound.models import OUTCOMES, InboundAttachment, InboundMessage
+from plugins.helpdesk.inbound.views_mail import PATH, mail_page, make_ticket_action, why
 
-PATH = "/helpdesk/admin/inbound"
 PAGE_SIZE = 50
 MAX_NUMBER = 10_000
 RENDERED_TYPES = frozenset(
@@ -84,7 +85,7 @@ def _mail_rows(db: Session, outcome: str, before: int | None) -> list[MailRow]:
             sender=row.sender or "(none)",
             subject=row.subject or "(no subject)",
             outcome=row.outcome,
-            reason=row.reason,
+            reason=why(row.outcome, row.reason),
             deliveries=row.deliveries,
             item_reference=reference or (f"#{row.work_item_id}" if row.work_item_id else ""),
             item_url=f"/items/{row.work_item_id}" if row.work_item_id else "",
@@ -191,6 +192,14 @@ def _size(count: int) -> str:
 
 ROUTES: list[BaseRoute] = [
     page(PATH, inbound_page, allow="admin", name="helpdesk.inbound"),
+    page(f"{PATH}/{{inbound_id:int}}", mail_page, allow="admin", name="helpdesk.inbound.mail"),
+    page(
+        f"{PATH}/{{inbound_id:int}}/ticket",
+        make_ticket_action,
+        allow="admin",
+        methods=("POST",),
+        name="helpdesk.inbound.ticket",
+    ),
     page(
         "/helpdesk/items/{item_id:int}/attachments/{number:int}",
         attachment_download,
