@@ -36,7 +36,7 @@ from engine.runtime.interpreter import Interpreter
 from engine.runtime.worker import build_worker
 from engine.workflows import deploy_all
 from plugins.helpdesk import demo
-from plugins.helpdesk.mail import survey_extras
+from plugins.helpdesk.mail import mail_extras
 from plugins.helpdesk.mail.models import OutboxMail
 from plugins.helpdesk.mail.sender import Runner, Sender
 from plugins.helpdesk.survey.service import respondent
@@ -74,7 +74,7 @@ async def test_an_incident_mails_its_requester_each_update_once(
     live: Desk, smtp: SmtpServer, tmp_path: Path
 ) -> None:
     settings = mail_settings(smtp.port, hold_seconds=HOLD)
-    asks = survey_extras(Settings(data_dir=tmp_path), settings, live.sessions)
+    asks = mail_extras(Settings(data_dir=tmp_path), settings, live.sessions)
     runner = Runner(Sender(live.sessions, settings, tmp_path, extras=asks))
     assert await runner.start() == f"to 127.0.0.1:{smtp.port} (none)"
     try:
@@ -91,7 +91,8 @@ async def test_an_incident_mails_its_requester_each_update_once(
                     staff=True, visible=lambda _item: True,
                 )  # fmt: skip
         await live.complete(item, "triage", HANNAH, "resolved", {
-            "category": "hardware", "diagnosis": "Replaced the fuser.",
+            "category": "hardware", "diagnosis": "Fuser unit worn (error 10.00.33).",
+            "to_requester": "We replaced a worn part of the printer.",
         })  # fmt: skip
         # the help desk confirms once the requester has read the resolution mail
         assert len(await asyncio.to_thread(smtp.wait_for, 3, 4 * HOLD)) == 3
@@ -116,8 +117,16 @@ async def test_an_incident_mails_its_requester_each_update_once(
     comment, receipt, resolved, closed = received
     assert "We ordered a new fuser." in text_of(comment)
     assert "Fuser is EOL" not in "".join(text_of(mail) for mail in received)
+    assert text_of(receipt).startswith("Hello Alice Moreau,\n\nwe received")
     assert 'we received "Printer on floor 3 jams" (priority' in text_of(receipt)
-    assert 'We believe "Printer on floor 3 jams" is fixed.' in text_of(resolved)
+    # the resolution says what was done, in the words meant for the requester, not the team's
+    assert text_of(resolved).startswith(
+        'Hello Alice Moreau,\n\nwe believe "Printer on floor 3 jams" is fixed. What we did:\n\n'
+        "We replaced a worn part of the printer.\n\nIf it is not, reply within 5 working days"
+    )
+    assert "error 10.00.33" not in text_of(resolved)
+    # every link signs the requester in: the mail's own link to the request
+    assert f"/helpdesk/open/{item}?t=" in text_of(resolved)
     # the resolution mail asks for a rating with a link that works for this requester only
     link = re.search(r"Rate our help from 1 to 5: (\S+)", text_of(resolved))
     assert link, text_of(resolved)
