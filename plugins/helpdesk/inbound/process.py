@@ -24,7 +24,7 @@ import hashlib
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.comments import MAX_COMMENT
@@ -107,12 +107,15 @@ class Inbox(Replies):
 
     def _claim(self, mail: Mail, delivery: Delivery, judged: Verdict) -> Claim | Result:
         sender = delivery.envelope_sender or ""
-        with self.sessions.begin() as db:
-            found = claim(db, mail, delivery.transport, sender, utcnow())
-            if isinstance(found, Claim) and not found.redeliver:
-                record = db.get(InboundMessage, found.record_id)
-                assert record is not None
-                record.authentication = judged.why[:300]
+        try:
+            with self.sessions.begin() as db:
+                found = claim(db, mail, delivery.transport, sender, utcnow())
+                if isinstance(found, Claim) and not found.redeliver:
+                    record = db.get(InboundMessage, found.record_id)
+                    assert record is not None
+                    record.authentication = judged.why[:300]
+        except IntegrityError:  # recorded at this moment by another delivery: find it now
+            return self._claim(mail, delivery, judged)
         if isinstance(found, InProgress):  # raised once its delivery is counted
             raise found
         return found

@@ -140,6 +140,7 @@ async def test_a_signal_recorded_but_not_delivered_is_delivered_by_the_retry(
     harness: Harness,
 ) -> None:
     harness.deploy(FLOW)
+    TemporalRefusesTheFirstSignal.refused = 0
     async with listening(harness, inbox_class=TemporalRefusesTheFirstSignal) as gateway:
         item = await _resolved_ticket(gateway)
         reply = message(f"Re: [{item.reference}] Printer jams", "Still jams.")
