@@ -5,8 +5,10 @@
 (:mod:`plugins.helpdesk.callers`: found by e-mail or name, or added on the
 spot), the type's own intake form (the one the portal shows) and, when that
 form has a ``resolved_on_call`` field, "Resolved during the call" with what
-was done (``resolution``), asked for here whatever the form says of them.
-``POST`` submits it through :func:`engine.intake.submit_request` with channel
+was done (``resolution``), asked for here whatever the form says of them,
+and the request's **category** (one of the help desk's categories, optional;
+stored in ``custom.category`` as triage stores it, so the ticket's facts
+carry it). ``POST`` submits it through :func:`engine.intake.submit_request` with channel
 ``phone``, the caller as the requester and the agent as ``logged_by`` (the
 actor of the ``created`` event); its "Find caller" button only looks the
 caller up.
@@ -23,8 +25,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
@@ -47,15 +51,25 @@ from engine.intake import (
 from engine.model import WorkItem
 from engine.runtime.client import Runtime
 from engine.web.access import can_view_work_item, page, viewer_of
-from engine.web.forms import TRUE_TEXTS, Widget, field_errors, parse_submission, widgets
+from engine.web.forms import (
+    TRUE_TEXTS,
+    Option,
+    Widget,
+    field_errors,
+    parse_submission,
+    widgets,
+)
 from engine.web.portal import intake_by
+from engine.workitems import update_work_item
 from plugins.helpdesk import callers
 from plugins.helpdesk.callers import Caller, text
+from plugins.helpdesk.models import Category
 
 CHANNEL = "phone"
 KEY_FIELD = "idempotency_key"
 RESOLVED = "resolved_on_call"
 RESOLUTION = "resolution"
+CATEGORY = "category"
 CALL_FIELDS = (RESOLVED, RESOLUTION)
 """Intake fields this page asks for itself, in its "During the call" section."""
 VISIBLE_WAIT = 5.0
@@ -114,6 +128,38 @@ def _ticked(posted: FormData | None) -> bool:
     return posted is not None and text(posted, RESOLVED).strip().lower() in TRUE_TEXTS
 
 
+def _categories(request: Request) -> dict[str, str]:
+    """The active categories a call may be filed under: slug to name, by name."""
+    with make_read_session_factory(request.app.state.db)() as db:
+        query = select(Category.slug, Category.name).where(Category.active).order_by(Category.name)
+        return dict(db.execute(query).tuples().all())
+
+
+def _category_widget(
+    posted: FormData | None, errors: dict[str, list[str]], categories: dict[str, str]
+) -> Widget:
+    chosen = "" if posted is None else text(posted, CATEGORY)
+    options = [Option(f"field-{CATEGORY}-none", "", "Not known yet", selected=not chosen)]
+    options += [
+        Option(f"field-{CATEGORY}-{slug}", slug, name, selected=slug == chosen)
+        for slug, name in categories.items()
+    ]
+    return Widget(CATEGORY, "Category", "What the request is about, as triage files it.",
+                  False, "select", value=chosen, choices=tuple(options),
+                  errors=tuple(errors.get(CATEGORY, ())))  # fmt: skip
+
+
+def chosen_category(posted: FormData, categories: dict[str, str]) -> tuple[str | None, list[str]]:
+    """The posted category's slug (``None``: not given) and the errors of the field."""
+    chosen = text(posted, CATEGORY).strip()
+    if not chosen:
+        return None, []
+    if chosen not in categories:
+        known = ", ".join(categories) or "none are defined"
+        return None, [f"there is no category '{chosen[:64]}'; choose one of: {known}"]
+    return chosen, []
+
+
 def _call_widgets(posted: FormData | None, errors: dict[str, list[str]]) -> list[Widget]:
     typed = "" if posted is None else text(posted, RESOLUTION)
     return [
@@ -127,6 +173,7 @@ def _call_widgets(posted: FormData | None, errors: dict[str, list[str]]) -> list
 def _form_page(
     request: Request,
     intake: Intake,
+    categories: dict[str, str],
     *,
     posted: FormData | None = None,
     caller: Caller | None = None,
@@ -140,7 +187,10 @@ def _form_page(
         "caller": callers.caller_widgets(posted, caller),
         "new_caller": callers.new_caller_widgets(posted, caller.errors),
         "request": [w for w in asked if w.name not in CALL_FIELDS],
-        "call": _call_widgets(posted, errors) if _offers_resolution(intake) else [],
+        "call": [
+            *(_call_widgets(posted, errors) if _offers_resolution(intake) else []),
+            *([_category_widget(posted, errors, categories)] if _asks_category(intake) else []),
+        ],
     }
     shown = {w.name for group in groups.values() for w in group}
     problems = [problem] if problem else []
@@ -167,13 +217,19 @@ def _form_page(
     )
 
 
+def _asks_category(intake: Intake) -> bool:
+    """Whether this page asks the category (the type's own form does not)."""
+    return intake.form is None or intake.form.field(CATEGORY) is None
+
+
 def _offers_resolution(intake: Intake) -> bool:
     return intake.form is not None and intake.form.field(RESOLVED) is not None
 
 
 async def new_call(request: Request) -> Response:
     """GET /helpdesk/calls/new/{request_type}: the call form, with a fresh idempotency key."""
-    return _form_page(request, await _loaded(request))
+    intake = await _loaded(request)
+    return _form_page(request, intake, await run_in_threadpool(_categories, request))
 
 
 # ----------------------------------------------------------- submitting ---
@@ -226,12 +282,17 @@ async def submit_call(request: Request) -> Response:
     """POST /helpdesk/calls/new/{request_type}: the ticket logged; the form again on a mistake."""
     posted = await request.form()
     intake = await _loaded(request)
+    categories = await run_in_threadpool(_categories, request)
+    form_page = partial(_form_page, request, intake, categories)
     key = text(posted, KEY_FIELD) or uuid.uuid4().hex
     caller = await run_in_threadpool(_identify, request, posted)
     if text(posted, "find"):
-        return _form_page(request, intake, posted=posted, caller=caller)
+        return form_page(posted=posted, caller=caller)
     posted = callers.as_found(posted, caller)
     data, errors = call_data(intake, posted)
+    category, wrong = chosen_category(posted, categories) if _asks_category(intake) else (None, [])
+    if wrong:
+        errors = {**errors, CATEGORY: wrong}
     submission = Submission(
         request_type=intake.request_type.name,
         data=data,
@@ -246,9 +307,9 @@ async def submit_call(request: Request) -> Response:
     except IntakeInvalid as exc:
         errors = field_errors(exc.errors) | errors
     except IntakeError as exc:
-        return _form_page(request, intake, problem=str(exc), status=exc.status, **again)
+        return form_page(problem=str(exc), status=exc.status, **again)
     if errors or caller.errors:
-        return _form_page(request, intake, errors=errors, status=422, **again)
+        return form_page(errors=errors, status=422, **again)
     state = request.app.state
     try:
         client = await state.temporal.client()  # before adding a caller: Temporal may be down
@@ -256,20 +317,32 @@ async def submit_call(request: Request) -> Response:
             caller = await run_in_threadpool(callers.add_caller, state.sessions, caller)
             again = {"posted": callers.as_found(posted, caller), "caller": caller}
             if caller.errors:
-                return _form_page(request, intake, status=422, **again)
+                return form_page(status=422, **again)
             submission = replace(submission, requester_id=caller.person_id)
         runtime = Runtime(client, state.settings.task_queue)
         done = await submit_request(
             state.sessions, state.pm, runtime, state.request_types, submission
         )
     except IntakeInvalid as exc:
-        return _form_page(request, intake, errors=field_errors(exc.errors), status=422, **again)
+        return form_page(errors=field_errors(exc.errors), status=422, **again)
     except IntakeError as exc:
-        return _form_page(request, intake, problem=str(exc), status=exc.status, **again)
+        return form_page(problem=str(exc), status=exc.status, **again)
     except TemporalError:
-        return _form_page(request, intake, problem=TEMPORAL_DOWN, status=503, **again)
+        return form_page(problem=TEMPORAL_DOWN, status=503, **again)
+    if category is not None:
+        agent = viewer_of(request).person_id
+        await run_in_threadpool(categorise, state, done.work_item_id, category, agent)
     await _visible(request, done.work_item_id)
     return RedirectResponse(f"/items/{done.work_item_id}?done=call_logged", status_code=303)
+
+
+def categorise(state: Any, item_id: int, category: str, agent_id: int | None) -> None:
+    """File the logged call under ``category`` (``custom.category``, as triage does), once."""
+    with state.sessions.begin() as session:
+        update_work_item(
+            session, state.pm, item_id, {"custom": {CATEGORY: category}},
+            key=f"helpdesk.call/{item_id}/category", actor_id=agent_id,
+        )  # fmt: skip
 
 
 ROUTES: list[BaseRoute] = [

@@ -18,12 +18,19 @@ The events read (data keys as the help desk's parts record them):
 - ``de_escalated`` (same keys): no longer a first-contact resolution.
 - ``resolved`` {team, tier, resolution_mode, l1_capable, first_contact}, the
   actor being the resolver: the resolving tier, team and person, how
-  (remote/on site), whether L1 could have solved it, when. First contact when
-  the tier is L1, nothing was escalated, de-escalated or reopened before,
-  and the resolver did not say otherwise (``first_contact: false``).
-- ``reopened``: one more reopen; the resolution is cleared; no longer first contact.
-- ``first_response``, an L1 team's ``task_completed``, a staff member's public
-  ``commented``: the first of them is the first response.
+  (remote/on site), whether L1 could have solved it (an L1 resolution: yes,
+  by definition, unless it says otherwise), when. First contact when the
+  tier is L1, nothing was escalated, de-escalated or reopened before, and
+  the resolver did not say otherwise (``first_contact: false``). Once any
+  resolution was on site the mode stays ``on_site`` (the ticket was
+  dispatched), whatever later resolutions say.
+- ``reopened``: one more reopen; the resolution is cleared (an on-site
+  dispatch excepted); no longer first contact.
+- The **first response** (:func:`responds`, the one definition the SLA clock
+  uses too): a task a staff member completed on the ticket, a staff
+  member's public ``commented``, a call an agent logged (``created`` by
+  staff, channel ``phone``), or the ``first_response`` event the SLA
+  subscriber records when the first of them happens.
 - ``created`` and ``updated`` (of ``custom``): category, impact and urgency,
   read from the item's custom fields when they hold valid values.
 - ``closed``: changes no fact (the item's ``closed_at`` says when).
@@ -50,6 +57,7 @@ TICKET = "ticket"
 """The work-item kind whose facts are kept."""
 
 FIRST_TIER = "L1"
+ON_SITE = "on_site"
 
 FACT_EVENTS = frozenset(
     {
@@ -150,8 +158,14 @@ def _after(facts: TicketFacts, event: Happening) -> TicketFacts:
     if event.type == "resolved":
         return _resolved(facts, event)
     if event.type == "reopened":
-        return replace(facts, reopens=facts.reopens + 1, first_contact=False, **UNRESOLVED)
-    if _is_first_response(event):
+        kept = ON_SITE if facts.resolution_mode == ON_SITE else None
+        return replace(
+            facts,
+            reopens=facts.reopens + 1,
+            first_contact=False,
+            **{**UNRESOLVED, "resolution_mode": kept},
+        )
+    if responds(event):
         first = facts.first_response_at
         at = event.occurred_at if first is None else min(first, event.occurred_at)
         return replace(facts, first_response_at=at)
@@ -170,7 +184,9 @@ def _resolved(facts: TicketFacts, event: Happening) -> TicketFacts:
         and data.get("first_contact") is not False
     )
     mode = data.get("resolution_mode")
+    mode = ON_SITE if facts.resolution_mode == ON_SITE else mode
     capable = data.get("l1_capable")
+    capable = capable if isinstance(capable, bool) else (True if tier == FIRST_TIER else None)
     return replace(
         facts,
         first_contact=first_contact,
@@ -178,18 +194,25 @@ def _resolved(facts: TicketFacts, event: Happening) -> TicketFacts:
         resolving_team=_text(data.get("team")) or event.team,
         resolved_by_id=event.actor_id,
         resolution_mode=mode if mode in RESOLUTION_MODES else None,
-        l1_capable=capable if isinstance(capable, bool) else None,
+        l1_capable=capable,
         resolved_at=event.occurred_at,
     )
 
 
-def _is_first_response(event: Happening) -> bool:
+def responds(event: Happening) -> bool:
+    """Whether ``event`` answers the requester: the help desk's one definition of a response.
+
+    A task a staff member completed, a staff member's public comment, a call
+    an agent logged, or the recorded ``first_response`` itself.
+    """
     if event.type == "first_response":
         return True
     if event.type == "task_completed":
-        return (event.team_tier or "").upper() == FIRST_TIER
+        return event.actor_staff
     if event.type == "commented":
         return event.data.get("public") is True and event.actor_staff
+    if event.type == "created":
+        return event.data.get("channel") == "phone" and event.actor_staff
     return False
 
 
@@ -217,18 +240,7 @@ def happenings(session: Session, work_item_id: int) -> list[Happening]:
         .order_by(Event.id)
     )
     rows = session.execute(query).tuples().all()
-    actors = {row[4] for row in rows if row[4] is not None}
-    staff = (
-        set(
-            session.scalars(
-                select(PersonRole.person_id).where(
-                    PersonRole.person_id.in_(actors), PersonRole.role.in_(STAFF_ROLES)
-                )
-            )
-        )
-        if actors
-        else set()
-    )
+    staff = staff_among(session, {row[4] for row in rows if row[4] is not None})
     return [
         Happening(
             id=id_,
@@ -242,6 +254,32 @@ def happenings(session: Session, work_item_id: int) -> list[Happening]:
         )
         for id_, type_, data, at, actor, slug, tier in rows
     ]
+
+
+def staff_among(session: Session, people: set[int]) -> set[int]:
+    """Those of ``people`` (ids) who have a staff role."""
+    if not people:
+        return set()
+    query = select(PersonRole.person_id).where(
+        PersonRole.person_id.in_(people), PersonRole.role.in_(STAFF_ROLES)
+    )
+    return set(session.scalars(query))
+
+
+def is_response(session: Session, event: Event) -> bool:
+    """Whether the recorded ``event`` is a response (:func:`responds`)."""
+    if event.type not in ("first_response", "task_completed", "commented", "created"):
+        return False
+    actor = event.actor_id
+    happening = Happening(
+        id=event.id,
+        type=event.type,
+        data=event.data if isinstance(event.data, Mapping) else {},
+        occurred_at=event.occurred_at,
+        actor_id=actor,
+        actor_staff=actor is not None and actor in staff_among(session, {actor}),
+    )
+    return responds(happening)
 
 
 def current_facts(session: Session, item: WorkItem) -> TicketFacts:

@@ -29,6 +29,7 @@ from engine.events import event_time, record_event
 from engine.model import Event, WorkItem
 from engine.plugins import PluginManager
 from plugins.helpdesk.calendar import CalendarError, Hours, add_business_time
+from plugins.helpdesk.facts import TICKET, is_response
 from plugins.helpdesk.models import Calendar, SlaPolicy, ticket_row
 from plugins.helpdesk.sla_clock import TARGETS, ClockState, recompute, started_clock
 
@@ -205,6 +206,11 @@ class SlaActions:
             for name, target in started_clock(hours, fake, now).targets.items():
                 data[f"{name}_due"] = iso(target.due)
             self._record(session, item=item, type="sla_started", data=data, key=action.key, at=now)
+            after, _ = clock_of(session, item.id, now)
+            if after.met("response"):  # answered before the clock started (a call logged)
+                met = {"target": "response"}
+                key = f"{action.key}/met"
+                self._record(session, item=item, type="sla_met", data=met, key=key, at=now)
 
         return summary(self._change(action, start))
 
@@ -319,14 +325,26 @@ def _escape(text: str) -> str:
 
 
 def on_event(event: Event, session: Session, pm: PluginManager | None = None) -> None:
-    """First response stops the response target, resolution both: ``sla_met`` or a breach."""
-    if event.type not in ("first_response", "resolved", "reopened"):
+    """Follow a ticket's events: its first response, the targets they settle, its closing.
+
+    The first response (:func:`plugins.helpdesk.facts.responds`, the facts'
+    definition) is recorded once as ``first_response``, at the moment of the
+    event that was it; ``first_response`` stops the response target,
+    ``resolved`` both (``sla_met`` or a late breach); ``closed`` stops the clock.
+    """
+    if event.type != "first_response" and is_response(session, event):
+        _record_first_response(event, session, pm)
+    if event.type not in ("first_response", "resolved", "reopened", "closed"):
         return
     at = event.occurred_at.astimezone(UTC)
     before, hours = clock_of(session, event.work_item_id, at)
     if not before.started or hours is None:
         return
-    if event.type != "reopened":
+    if event.type == "closed":
+        if before.stopped_at is None:
+            key = f"sla/{event.id}/stopped"
+            _follow_up(session, pm, event, type="sla_stopped", data={}, key=key, at=at)
+    elif event.type != "reopened":
         names = ["response"] if event.type == "first_response" else list(TARGETS)
         for name in names:
             target = before.targets[name]
@@ -337,26 +355,59 @@ def on_event(event: Event, session: Session, pm: PluginManager | None = None) ->
             late = at > target.due
             if late and target.breach_recorded:
                 continue
-            kind, data, key = (
-                "sla_breached" if late else "sla_met",
-                {"target": name},
-                f"sla/{event.id}/{name}",
-            )
-            if pm is None:  # a caller without the plugin manager: nobody else is told
-                session.add(
-                    Event(
-                        work_item_id=event.work_item_id, type=kind, data=data, occurred_at=at,
-                        idempotency_key=key,
-                    )
-                )  # fmt: skip
-                session.flush()
-            else:
-                record_event(
-                    session, pm, work_item_id=event.work_item_id, type=kind, data=data,
-                    key=key, at=at,
-                )  # fmt: skip
+            kind = "sla_breached" if late else "sla_met"
+            key = f"sla/{event.id}/{name}"
+            _follow_up(session, pm, event, type=kind, data={"target": name}, key=key, at=at)
     after, _ = clock_of(session, event.work_item_id, at)
     write_ticket(session, event.work_item_id, after)
+
+
+def _record_first_response(event: Event, session: Session, pm: PluginManager | None) -> None:
+    """The ticket's ``first_response`` at ``event``'s moment, unless it has one already."""
+    item = session.get(WorkItem, event.work_item_id)
+    if item is None or item.kind != TICKET:
+        return
+    answered = session.scalars(
+        select(Event.id)
+        .where(Event.work_item_id == item.id, Event.type == "first_response")
+        .limit(1)
+    ).first()
+    if answered is not None:
+        return
+    _follow_up(
+        session, pm, event, type="first_response", data={"by_event": event.type},
+        key=f"first_response/{item.id}", at=event.occurred_at.astimezone(UTC),
+        actor_id=event.actor_id, team_id=event.team_id,
+    )  # fmt: skip
+
+
+def _follow_up(
+    session: Session,
+    pm: PluginManager | None,
+    event: Event,
+    *,
+    type: str,
+    data: dict[str, Any],
+    key: str,
+    at: datetime,
+    actor_id: int | None = None,
+    team_id: int | None = None,
+) -> None:
+    """Append an event following ``event`` (once per ``key``), telling subscribers if ``pm``."""
+    if pm is None:  # a caller without the plugin manager: nobody else is told
+        if session.scalars(select(Event.id).filter_by(idempotency_key=key)).first() is None:
+            session.add(
+                Event(
+                    work_item_id=event.work_item_id, type=type, data=data, occurred_at=at,
+                    idempotency_key=key, actor_id=actor_id, team_id=team_id,
+                )
+            )  # fmt: skip
+            session.flush()
+        return
+    record_event(
+        session, pm, work_item_id=event.work_item_id, type=type, data=data, key=key, at=at,
+        actor_id=actor_id, team_id=team_id,
+    )  # fmt: skip
 
 
 __all__ = ["SLA_EVENTS", "SlaActions", "add_business_time", "on_event", "select_policy"]

@@ -12,7 +12,8 @@ What the clock reads (from the last ``sla_started`` on):
 - ``sla_paused`` / ``sla_resumed``: every running target is held meanwhile;
   its deadline and warning move by the paused business time, unless they had
   already passed when the pause began (a breach stands);
-- ``first_response`` (or ``sla_met`` response) stops the response target;
+- ``first_response`` (or ``sla_met`` response) stops the response target,
+  also when it came before the clock started (a call an agent logged);
   ``resolved`` (or ``sla_met`` resolution) stops both; ``reopened`` starts
   the resolution target again, the resolved time held like a pause;
 - ``sla_stopped`` stops every target; ``sla_warning``/``sla_breached`` are
@@ -265,7 +266,13 @@ def recompute(events: Iterable[EventLike], hours: Hours, now: datetime) -> Clock
     if not starts:
         return ClockState(now=now)
     clock = started_clock(hours, ordered[starts[-1]], now)
-    for event in ordered[starts[-1] + 1 :]:
+    assert clock.start is not None
+    answered = [  # a response before the start (a call logged) counts from the start
+        Fact(e.type, max(e.occurred_at.astimezone(UTC), clock.start))
+        for e in ordered[: starts[-1]]
+        if e.type == "first_response"
+    ]
+    for event in [*answered[:1], *ordered[starts[-1] + 1 :]]:
         if event.occurred_at.astimezone(UTC) > now:
             break
         clock = _apply(hours, clock, event)

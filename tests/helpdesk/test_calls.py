@@ -27,6 +27,7 @@ from engine.web.app import create_app
 from engine.web.auth import SESSION_COOKIE
 from engine.web.temporal import TemporalLink
 from plugins.helpdesk import calls
+from plugins.helpdesk.models import Category
 from tests.interpreter.conftest import Harness, harness, time_skipping  # noqa: F401 (fixtures)
 from tests.web.conftest import MakeApp, form_token, make_app, sign_in  # noqa: F401 (fixture)
 
@@ -128,6 +129,11 @@ def people(session: Session, make_person) -> People:
         rita_two=make_person(name="Rita Berg", email="rita.berg@example.org"),
         requester=make_person(name="Ralph Requester", roles={"requester"}),
     )
+    session.add_all([
+        Category(slug="hardware", name="Hardware"),
+        Category(slug="network", name="Network"),
+        Category(slug="retired", name="Retired", active=False),
+    ])  # fmt: skip
     session.commit()
     return found
 
@@ -210,6 +216,30 @@ def test_the_form_is_labelled_grouped_and_keyed(phone: TestClient, people: Peopl
     keys = {re.search(r'name="idempotency_key" value="([^"]+)"', phone.get(
         "/helpdesk/calls/new/trouble").text).group(1) for _ in range(2)}  # fmt: skip
     assert len(keys) == 2, "each rendered form has a key of its own"
+
+
+def test_the_call_takes_a_category_of_the_help_desk(phone: TestClient, people: People) -> None:
+    sign_in(phone, people.agent)
+    page = phone.get("/helpdesk/calls/new/trouble").text
+    select_ = re.search(r'<select[^>]* id="field-category".*?</select>', page, re.S)
+    assert select_ is not None
+    assert '<label for="field-category">Category' in page
+    offered = re.findall(r'<option[^>]*value="([^"]*)"[^>]*>([^<]*)</option>', select_.group(0))
+    assert offered == [("", "Not known yet"), ("hardware", "Hardware"), ("network", "Network")]
+
+
+def test_an_unknown_category_is_refused_by_field(phone: TestClient, people: People) -> None:
+    token = sign_in(phone, people.agent)
+    before = (count(phone, WorkItem), count(phone, Event))
+    for wrong in ("hardwar", "retired"):
+        reply = post(phone, token, caller="rita.moreau@example.org", category=wrong)
+        assert reply.status_code == 422
+        assert f"there is no category &#39;{wrong}&#39;; choose one of: hardware, network" in (
+            reply.text
+        )
+        assert 'href="#field-category"' in reply.text
+        assert GOOD["summary"] in reply.text, "the input is kept"
+    assert (count(phone, WorkItem), count(phone, Event)) == before
 
 
 # ---------------------------------------------------------------- callers ---
@@ -346,6 +376,8 @@ def _agent_in_l1(on: Harness) -> str:
         agent.grant("agent")
         agent.memberships = [Membership(team=team)]
         db.add(agent)
+        if db.scalars(select(Category).filter_by(slug="network")).first() is None:
+            db.add(Category(slug="network", name="Network"))
         db.flush()
         return credentials.start_session(db, agent.id)
 
@@ -376,6 +408,7 @@ async def test_a_call_resolved_on_the_spot_makes_one_phone_ticket_for_a_new_call
             "csrf_token": form_token(form.text), "idempotency_key": key,
             "new_name": "Nina  New", "new_email": "Nina.New@example.org",
             "resolved_on_call": "true", "resolution": "Cleared the Outlook profile cache.",
+            "category": "network",
         }  # fmt: skip
         replies = await asyncio.gather(  # a double click, then the form sent again
             *(browser.post("/helpdesk/calls/new/trouble", data=sent) for _ in range(2))
@@ -397,8 +430,11 @@ async def test_a_call_resolved_on_the_spot_makes_one_phone_ticket_for_a_new_call
             "Outlook will not start",
         )
         assert item.custom == GOOD | {
-            "resolved_on_call": True, "resolution": "Cleared the Outlook profile cache."
+            "resolved_on_call": True, "resolution": "Cleared the Outlook profile cache.",
+            "category": "network",  # as triage files it, once however often it was sent
         }  # fmt: skip
+        filed = [e for e in item.events if e.type == "updated" and e.data["field"] == "custom"]
+        assert [e.data["to"].get("category") for e in filed] == ["network"]
         [created] = [e for e in item.events if e.type == "created"]
         agent = db.scalars(select(Person).filter_by(email="hannah.calls@example.org")).one()
         assert created.actor_id == agent.id

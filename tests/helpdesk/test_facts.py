@@ -222,14 +222,18 @@ def test_first_response_is_the_first_staff_reaction(session: Session, desk: Desk
     record = recorder(session, desk, item)
     record("commented", {"public": True}, actor=desk.alice)  # the requester: no response
     record("commented", {"public": False}, actor=desk.hannah)  # internal: not to the requester
-    record("task_completed", {"task": 3, "step": "fix"}, actor=desk.diego, team=desk.l2)
+    record("task_completed", {"task": 3, "step": "fix"}, actor=None, team=desk.l1)  # nobody's
     session.commit()
     assert row(session, item).first_response_at is None
 
-    first = record("first_response", {"minutes": 5})
+    first = record("task_completed", {"task": 4, "step": "fix"}, actor=desk.diego, team=desk.l2)
     record("commented", {"public": True}, actor=desk.hannah)
     session.commit()
     assert row(session, item).first_response_at == first.occurred_at
+    recorded = session.scalars(
+        select(Event).filter_by(work_item_id=item.id, type="first_response")
+    ).all()
+    assert [(e.occurred_at, e.actor_id) for e in recorded] == [(first.occurred_at, desk.diego.id)]
 
 
 def test_classification_follows_the_custom_fields(session: Session, desk: Desk) -> None:
@@ -428,13 +432,19 @@ def expected_facts(live: tuple, events: list[Seen], desk: Desk, custom: dict) ->
     assert impact == (custom["impact"] if custom["impact"] != "huge" else None)
     last_reopen = max((i for i, t in enumerate(types) if t == "reopened"), default=-1)
     last_resolved = max((i for i, t in enumerate(types) if t == "resolved"), default=-1)
+    dispatched = any(
+        e.type == "resolved" and e.data["resolution_mode"] == "on_site" for e in events
+    )
     if last_resolved > last_reopen:
         final = events[last_resolved]
         assert resolved_at == final.occurred_at
         assert (tier, team_id, resolver) == (final.data["tier"], final.team_id, final.actor_id)
-        assert (mode, capable) == (final.data["resolution_mode"], final.data["l1_capable"])
+        said = final.data["l1_capable"]
+        assert capable == (said if said is not None else (True if tier == "L1" else None))
+        assert mode == ("on_site" if dispatched else final.data["resolution_mode"])
     else:
-        assert resolved_at is tier is team_id is resolver is mode is capable is None
+        assert resolved_at is tier is team_id is resolver is capable is None
+        assert mode == ("on_site" if dispatched else None)
     resolutions = [e for e in events if e.type == "resolved"]
     if {"escalated", "de_escalated", "reopened"} & set(types):
         assert first_contact is False
@@ -448,7 +458,7 @@ def expected_facts(live: tuple, events: list[Seen], desk: Desk, custom: dict) ->
         e.occurred_at
         for e in events
         if e.type == "first_response"
-        or (e.type == "task_completed" and e.team_id == desk.l1.id)
+        or (e.type == "task_completed" and e.actor_id in staff)
         or (e.type == "commented" and e.data["public"] and e.actor_id in staff)
     ]
     assert first_response == min(responses, default=None)
@@ -467,6 +477,6 @@ def test_the_fold_is_pure_and_reads_only_the_custom_fields() -> None:
     facts = facts_from_events(item, events)
     assert facts == TicketFacts(
         category="network", urgency="high", first_contact=True, resolving_tier="L1",
-        resolving_team="hd", resolved_by_id=5, resolved_at=at,
+        resolving_team="hd", resolved_by_id=5, resolved_at=at, l1_capable=True,
     )  # fmt: skip
     assert facts_from_events(WorkItem(kind="ticket", custom=None), []) == TicketFacts()
