@@ -183,7 +183,7 @@ def _sla_parts() -> dict[str, ColumnElement[bool]]:
             Event.type == "sla_paused",
             ~select(later.id)
             .where(
-                later.work_item_id == WorkItem.id,
+                later.work_item_id == Event.work_item_id,
                 later.type.in_(CLOCK_EVENTS),
                 or_(
                     later.occurred_at > Event.occurred_at,
