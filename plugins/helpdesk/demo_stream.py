@@ -66,6 +66,17 @@ SUMMARIES = {
     "access": ("Account locked", "Password expired while abroad", "MFA app lost",
                "Shared mailbox for the team", "Calendar delegation"),
 }  # fmt: skip
+EFFORT = {
+    "triage": (5, 30),
+    "desktop_fix": (20, 90),
+    "on_site": (60, 180),
+    "expert_fix": (30, 240),
+    "confirm": (3, 10),
+    "approval": (5, 15),
+    "step": (30, 120),
+    "call": (5, 20),
+}
+"""Minutes people log for what they do on a ticket (an on-site visit includes the journey)."""
 SYSTEMS = ("files/finance", "ERP purchasing", "CRM reports", "files/hr", "data platform")
 DEPARTMENTS = ("Finance", "Sales", "Marketing", "HR", "Operations", "Purchasing")
 NEW_PEOPLE = ("Jana Novak", "Luca Bianchi", "Amira Haddad", "Felix Wagner", "Sofia Costa",
@@ -84,6 +95,8 @@ class Act:
     data: dict[str, Any] = field(default_factory=dict)
     pick: int = 0
     """Which member takes a task nobody holds yet (an index into its team or role)."""
+    minutes: int = 0
+    """The time the person logs for it on the ticket."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +115,8 @@ class TicketPlan:
     ends: datetime | None = None
     logged_by: int = 0
     """Which help desk agent logs a call (an index into the help desk's members)."""
+    call_minutes: int = 0
+    """The time that agent logs for the call."""
 
     def key(self, load: str) -> str:
         """The intake's idempotency key in the load named ``load`` (a run id names its key)."""

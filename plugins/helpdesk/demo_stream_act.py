@@ -17,6 +17,8 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -31,8 +33,8 @@ from engine.intake import (
     intake_for,
     submit_request,
 )
-from engine.model import Membership, Person, PersonRole, Task, Team, WorkItem
-from engine.model.base import recorded_at
+from engine.model import Membership, Person, PersonRole, Task, Team, TimeEntry, WorkItem
+from engine.model.base import recorded_at, utcnow
 from engine.plugins import PluginManager
 from engine.runtime.client import Runtime
 from engine.signals import Checked, SignalError, check_signal, deliver, record_signal
@@ -84,6 +86,8 @@ class Cast:
     request_types: dict[str, RequestType]
     people: People
     load: str
+    zone: ZoneInfo
+    """Where the working days are, for the days time is logged on."""
 
 
 class Actor:
@@ -94,6 +98,7 @@ class Actor:
     ) -> None:
         self.pm, self.sessions, self.runtime = pm, sessions, runtime
         self.request_types, self.people, self.load = cast.request_types, cast.people, cast.load
+        self.zone = cast.zone
 
     def submission(self, plan: TicketPlan) -> Submission:
         """The ticket's intake as the portal, the API or Log a call would send it."""
@@ -124,10 +129,15 @@ class Actor:
 
     async def submit(self, plan: TicketPlan, at: datetime) -> tuple[int, bool]:
         """Submit the ticket as received at ``at``; its work item, and whether it is new."""
+        submission = self.submission(plan)
         with recorded_at(at):
             done = await submit_request(
-                self.sessions, self.pm, self.runtime, self.request_types, self.submission(plan)
+                self.sessions, self.pm, self.runtime, self.request_types, submission
             )
+            if done.created and submission.logged_by_id is not None:
+                await asyncio.to_thread(
+                    self._log, done.work_item_id, submission.logged_by_id, plan.call_minutes, "call"
+                )
         return done.work_item_id, done.created
 
     async def act(self, item_id: int, act: Act, at: datetime | None = None) -> None:
@@ -147,6 +157,8 @@ class Actor:
                         self.sessions, self.runtime, task_id, outcome=act.outcome,
                         data=act.data, actor_id=actor,
                     )  # fmt: skip
+                    if actor is not None and act.minutes:
+                        await asyncio.to_thread(self._log, item_id, actor, act.minutes, act.step)
                     return
                 except TaskNotOpen:  # the run has not taken it in yet
                     pass
@@ -154,6 +166,20 @@ class Actor:
         raise TierflowError(
             f"demo ticket {item_id}: no open task '{act.step}' after {WAIT_SECONDS:g} s"
         )
+
+    def _log(self, item_id: int, person_id: int, minutes: int, what: str) -> None:
+        """A staff member logs ``minutes`` on the ticket, today (the act's day), at their rate."""
+        with self.sessions.begin() as session:
+            person = session.get(Person, person_id)
+            if person is None or not person.is_staff:  # a line manager's approval: no IT time
+                return
+            session.add(
+                TimeEntry(
+                    person_id=person_id, work_item_id=item_id, minutes=minutes,
+                    work_date=utcnow().astimezone(self.zone).date(), activity="ticket",
+                    rate=person.cost_rate or Decimal("0.00"), note=what,
+                )
+            )  # fmt: skip
 
     def _holder(self, item_id: int, act: Act) -> tuple[int | None, int | None]:
         """The newest open task of the act's step and who completes it (claiming it if need be)."""

@@ -18,6 +18,7 @@ from plugins.helpdesk.demo_stream import (
     CATEGORIES,
     CHANNELS,
     DEPARTMENTS,
+    EFFORT,
     IMPACT,
     NEW_PEOPLE,
     REPLY,
@@ -35,6 +36,8 @@ from plugins.helpdesk.priority import DEFAULT_MATRIX
 
 PICKUP = {1: (5, 25), 2: (10, 50), 3: (20, 200), 4: (60, 420)}
 """Business minutes from arrival until the help desk takes a ticket, by priority."""
+LATE = (70, 150)
+"""When a ticket is taken late: past the response target of priorities 1 and 2."""
 FIX = {"desktop-support": (30, 300), "analysts": (60, 600), "L3": (240, 1300)}
 ON_SITE = (120, 900)
 
@@ -62,6 +65,7 @@ class Journey:
     stop_after: int | None = None
     hours_back: float = 0.0
     busy: bool = False
+    late: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -80,15 +84,15 @@ JOURNEYS = (
     Journey("leaver", "leaver", "api", "hardware", "l1", "silence"),
     Journey("no answer", "incident", "portal", "software", "no_answer"),
     Journey(
-        "urgent and late", "incident", "phone", "hardware", "second", "confirm",
-        impact="high", urgency="high", mode="remote", busy=True,
+        "urgent and late", "incident", "portal", "hardware", "second", "confirm",
+        impact="high", urgency="high", mode="remote", busy=True, late=True,
     ),
 )  # fmt: skip
 """The first tickets of every stream, one journey each."""
 
 OPEN_JOURNEYS = (
     Journey("waiting at the help desk", "incident", "portal", "hardware", "second",
-            impact="low", urgency="medium", stop_after=0, hours_back=7),
+            impact="medium", urgency="medium", stop_after=0, hours_back=7),  # P3: 4 h to answer
     Journey("just called", "service_request", "phone", "software", "l1",
             stop_after=0, hours_back=0.5),
     Journey("at desktop support", "incident", "portal", "hardware", "second",
@@ -126,7 +130,11 @@ class _Acts:
         self.at = self.window.after(self.at, self.rng.uniform(*span) * self.slow)
 
     def complete(self, step: str, outcome: str, **data: Any) -> None:
-        self.acts.append(Act(self.at, "complete", step, outcome, data, self.rng.randrange(997)))
+        effort = "on_site" if data.get("mode") == "on_site" else step
+        low, high = EFFORT.get(effort, EFFORT["step"])
+        minutes = self.rng.randint(low, high)
+        pick = self.rng.randrange(997)
+        self.acts.append(Act(self.at, "complete", step, outcome, data, pick, minutes))
 
     def signal(self, name: str, **data: Any) -> None:
         self.acts.append(Act(self.at, "signal", name, "", data))
@@ -151,7 +159,8 @@ def ticket(
     refused = _front(acts, kind, path)
     ends: datetime | None = acts.at
     if not refused and path != "phone":
-        ends = _lines(acts, category, priority, path, journey.mode)
+        pickup = LATE if journey.late else PICKUP[priority]
+        ends = _lines(acts, category, pickup, path, journey.mode)
         if ends is None:  # resolved: the help desk closes with the requester
             ends = _closing(acts, journey.closing, rng)
     done = list(acts.acts)
@@ -160,7 +169,7 @@ def ticket(
     return TicketPlan(
         number, kind, journey.channel, rng.randrange(people), arrival, data,
         journey.name if journey.name != "random" else path, tuple(done), ends,
-        logged_by=rng.randrange(97),
+        logged_by=rng.randrange(97), call_minutes=rng.randint(*EFFORT["call"]),
     )  # fmt: skip
 
 
@@ -199,10 +208,10 @@ def _front(acts: _Acts, kind: str, path: str) -> bool:
 
 
 def _lines(
-    acts: _Acts, category: str, priority: int, path: str, mode: str | None
+    acts: _Acts, category: str, pickup: tuple[float, float], path: str, mode: str | None
 ) -> datetime | None:
     """Triage and whatever follows it until resolved (``None``), or the end when unanswered."""
-    acts.wait(PICKUP[priority])
+    acts.wait(pickup)
     triage: dict[str, Any] = {"category": category, "diagnosis": "Checked with the requester."}
     if path == "l1":
         acts.complete("triage", "resolved", **triage)

@@ -82,7 +82,7 @@ async def run(demo: DemoRun) -> str:
     )
     counter = _Counter(demo, len(plans))
     shift = calendar_shift(hours, window.start - timedelta(days=1), anchor + SAME_AHEAD)
-    cast = Cast(request_types, people, f"{anchor:%Y%m%d%H%M%S}")
+    cast = Cast(request_types, people, f"{anchor:%Y%m%d%H%M%S}", hours[0].zone)
     runs = Runs(demo.client, demo.task_queue)
     actor = Actor(demo.pm, demo.sessions, runs, cast)
     actor.check(plans)

@@ -29,7 +29,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from engine.db import make_session_factory
 from engine.demo import DemoHistory, DemoOptions, shift_times
-from engine.model import Event, Task, WorkItem
+from engine.model import Event, Task, TimeEntry, WorkItem
 from engine.model.base import recorded_at
 from engine.plugins import PluginManager, create_plugin_manager
 from engine.progress import Steps
@@ -265,6 +265,14 @@ def _closed_as_they_happened(
         kept = (row.first_contact, row.resolving_tier, row.escalations, row.reopens)
         assert seen == kept, item.reference
         assert facts.resolved_at == row.resolved_at, item.reference
+    entries = session.scalars(
+        select(TimeEntry).where(TimeEntry.work_item_id.in_([item.id for item in closed]))
+    ).all()
+    levels = {entry.person.level for entry in entries}
+    assert {"L1", "L2", "L3"} <= levels  # time logged at every tier, at the person's rate
+    assert all(entry.rate > 0 for entry in entries)
+    first, last = before.date() - timedelta(days=15), before.date()
+    assert all(first <= entry.work_date <= last for entry in entries)
     reminders = Counter(
         event.work_item_id
         for event in session.scalars(select(Event).filter_by(type="notified"))
