@@ -29,6 +29,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from engine.db import make_session_factory
 from engine.demo import DemoHistory, DemoOptions, shift_times
+from engine.errors import TierflowError
 from engine.model import Event, Task, TimeEntry, WorkItem
 from engine.model.base import recorded_at
 from engine.plugins import PluginManager, create_plugin_manager
@@ -43,7 +44,7 @@ from plugins.helpdesk.calendar import Hours
 from plugins.helpdesk.demo_stream import Window
 from plugins.helpdesk.demo_stream_journeys import JOURNEYS, OPEN_JOURNEYS
 from plugins.helpdesk.demo_stream_plan import plan_stream
-from plugins.helpdesk.demo_stream_run import KEY, MIN_SHIFT_WEEKS, calendar_shift
+from plugins.helpdesk.demo_stream_run import KEY, MIN_SHIFT_WEEKS, calendar_shift, present
 from plugins.helpdesk.facts import current_facts
 from plugins.helpdesk.models import Ticket
 from tests.procs import free_port, stop, wait_for_http
@@ -143,6 +144,19 @@ def test_shift_times_moves_only_moments_in_the_span_columns_and_json_alike(
         "note": f"due {(date(2037, 3, 3) + timedelta(days=back.days)).isoformat()}, not 2026-01-05",
         "n": 3,
     }
+
+
+def test_a_history_that_stopped_half_way_is_named_and_a_finished_one_is_present(
+    session: Session, make_work_item
+) -> None:
+    now = datetime.now(UTC)
+    assert not present(session, now)
+    item = make_work_item(workflow_id="incident/7-demo-20261204-00001")
+    assert present(session, now)
+    session.add(Event(work_item_id=item.id, type="created", occurred_at=now + timedelta(weeks=574)))
+    session.flush()
+    with pytest.raises(TierflowError, match="interrupted while it ran"):
+        present(session, now)
 
 
 def test_what_is_written_inside_recorded_at_is_stamped_with_its_moment(
