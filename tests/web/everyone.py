@@ -28,7 +28,7 @@ from engine.workflows import check_all, deploy
 from plugins.helpdesk.inbound.models import InboundAttachment, InboundMessage
 from plugins.helpdesk.kb.models import Article
 from plugins.helpdesk.mail.models import OutboxMail
-from plugins.helpdesk.models import Calendar, DayOff, SlaPolicy
+from plugins.helpdesk.models import Calendar, Category, DayOff, SlaPolicy
 
 NOT_LOGGED = frozenset({"web_session", "api_token", "sign_in_failure"})
 """Tables a request may write whoever makes it (session bookkeeping), left out of snapshots."""
@@ -115,9 +115,12 @@ def helpdesk_objects(session: Session) -> dict[str, int]:
     article = Article(title="Reset your VPN token", body="Open the **self-service** page.",
                       visibility="public", status="published")  # fmt: skip
     session.add(article)
+    category = Category(slug="network", name="Network")
+    session.add(category)
     session.commit()
     return {
         "{article_id:int}": article.id,
+        "{category_id:int}": category.id,
         "{calendar_id:int}": calendar.id,
         "{day_id:int}": calendar.days_off[0].id,
         "{policy_id:int}": policy.id,

@@ -131,6 +131,14 @@ MATRIX: dict[tuple[str, str], tuple[Case, ...]] = {
     ("/helpdesk/admin/assignment", "GET"): same(ADMINS),
     ("/helpdesk/admin/assignment/rules", "POST"): same(ADMINS),
     ("/helpdesk/admin/assignment/skills", "POST"): same(ADMINS),
+    # the help desk: request categories (admins) and the staff ticket list (agents, managers)
+    ("/helpdesk/admin/categories", "GET"): same(ADMINS),
+    ("/helpdesk/admin/categories/new", "GET"): same(ADMINS),
+    ("/helpdesk/admin/categories/new", "POST"): same(ADMINS),
+    ("/helpdesk/admin/categories/{category_id:int}", "GET"): same(ADMINS),
+    ("/helpdesk/admin/categories/{category_id:int}", "POST"): same(ADMINS),
+    ("/helpdesk/admin/categories/{category_id:int}/deactivate", "POST"): same(ADMINS),
+    ("/helpdesk/tickets", "GET"): same(AGENTS | {"manager"}),
     # the help desk: the impact x urgency priority matrix
     ("/helpdesk/admin/priority", "GET"): same(ADMINS),
     ("/helpdesk/admin/priority", "POST"): same(ADMINS),
