@@ -8,6 +8,7 @@ values. The pages (:mod:`plugins.helpdesk.views_sla`) only call these.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, time
 from typing import Any, TypeVar
@@ -15,6 +16,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.dsl.suggest import did_you_mean
 from plugins.helpdesk.calendar import CalendarError, check_holidays, check_zone
 from plugins.helpdesk.models import Calendar, DayOff, SlaPolicy
 
@@ -66,13 +68,29 @@ def _text(raw: str, limit: int, name: str, errors: Errors, required: bool = True
     return text[:limit]
 
 
-def check_policy(session: Session, posted: Posted, policy_id: int | None = None) -> Checked:
-    """A policy's posted fields, checked (the type-and-priority pair is unique)."""
+def check_policy(
+    session: Session,
+    posted: Posted,
+    policy_id: int | None = None,
+    known_types: Collection[str] = (),
+) -> Checked:
+    """A policy's posted fields, checked.
+
+    The request type is one of ``known_types`` (the registered request types)
+    or empty, the type-and-priority pair is unique, and the response target is
+    not longer than the resolution target.
+    """
     errors: Errors = {}
     values: dict[str, Any] = {"name": _text(posted.get("name", ""), 200, "name", errors)}
     kind = _clean(posted.get("request_type", ""))
     if kind and not SLUG.match(kind):
         errors["request_type"] = "a request type's name, such as incident (or empty: any type)"
+    elif kind and kind not in known_types:
+        hint = did_you_mean(kind, known_types)
+        errors["request_type"] = (
+            f"there is no request type '{kind}'{hint}; known: {', '.join(sorted(known_types))} "
+            "(or empty: any type)"
+        )
     values["request_type"] = kind or None
     priority = _clean(posted.get("priority", ""))
     values["priority"] = None
@@ -81,6 +99,12 @@ def check_policy(session: Session, posted: Posted, policy_id: int | None = None)
     for name, what in (("response_minutes", "response"), ("resolution_minutes", "resolution")):
         values[name] = _whole(
             posted.get(name, ""), 1, MAX_MINUTES, what=f"{what} in minutes", into=(errors, name)
+        )
+    response, resolution = values["response_minutes"], values["resolution_minutes"]
+    if response is not None and resolution is not None and response > resolution:
+        errors["response_minutes"] = (
+            f"the response target ({response} minutes) must not be longer than the "
+            f"resolution target ({resolution} minutes)"
         )
     values["warn_percent"] = _whole(
         posted.get("warn_percent", ""), 1, 99, what="percent", into=(errors, "warn_percent")

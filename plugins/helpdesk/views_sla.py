@@ -223,8 +223,9 @@ async def policy_save(request: Request) -> Response:
     """POST .../policies/new or .../policies/{id}: save, or 422 with the errors."""
     policy_id = request.path_params.get("policy_id")
     posted = submitted(await request.form())
+    types = request.app.state.request_types
     checked = await _checked_write(
-        request, (SlaPolicy, policy_id), lambda db: check_policy(db, posted, policy_id),
+        request, (SlaPolicy, policy_id), lambda db: check_policy(db, posted, policy_id, types),
         lambda db, values: save_row(db, SlaPolicy, values, policy_id),
     )  # fmt: skip
     if checked is None:

@@ -5,14 +5,17 @@ The tier path is every hand-off in order (``escalated``, ``de_escalated`` and
 hand-off, not two): which team and tier, when, by whom, why. The facts are the
 ticket's :class:`~plugins.helpdesk.models.Ticket` row (what the reports read),
 or, for a ticket that has none yet, what its events say. Everything is
-computed here; the templates only loop and print. Requesters see neither.
+computed here; the templates only loop and print. Requesters see neither;
+they, and staff, see the SLA panel of :mod:`plugins.helpdesk.sla_panel`.
+:func:`describe_event` gives the timeline's sentences for the help desk's
+own events (``tierflow_describe_event``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -24,11 +27,12 @@ from engine.model import Event, Person, Team, WorkItem
 from engine.web.access import Viewer
 from engine.web.timeline import Moment, moment
 from plugins.helpdesk.facts import TICKET, TicketFacts, current_facts
-from plugins.helpdesk.models import Ticket
+from plugins.helpdesk.models import Category, Ticket
+from plugins.helpdesk.sla_panel import sla_sections
 
 HANDOFF_EVENTS = ("team_changed", "escalated", "de_escalated")
 HOW = {"team_changed": "Moved to", "escalated": "Escalated to", "de_escalated": "De-escalated to"}
-MODES = {"remote": "Remote", "on_site": "On site"}
+MODES = {"remote": "Remotely", "on_site": "On site"}
 
 
 @dataclass(frozen=True)
@@ -59,11 +63,16 @@ class TeamInfo:
 
 
 def sections(item: WorkItem, viewer: Viewer, session: Session) -> list[ItemSection]:
-    """The tier path and the facts of ticket ``item``, if ``viewer`` is staff."""
-    if item.kind != TICKET or not is_staff(viewer.roles):
+    """The SLA of ticket ``item``; its tier path and facts too if ``viewer`` is staff."""
+    if item.kind != TICKET:
         return []
+    staff = is_staff(viewer.roles)
+    sla = sla_sections(item, staff, session, datetime.now(UTC))
+    if not staff:
+        return sla
     stops = tier_path(session, item)
     return [
+        *sla,
         ItemSection(
             "Tier path",
             "helpdesk/ticket_tier_path.html",
@@ -199,14 +208,17 @@ def fact_rows(session: Session, item: WorkItem) -> list[FactRow]:
     row = session.get(Ticket, item.id)
     if row is not None:
         facts, team_id = _row_facts(row), row.resolving_team_id
+        category = row.category.name if row.category else None
     else:
         facts = current_facts(session, item)
         team_id = _team_id(session, facts.resolving_team)
+        category = _category_name(session, facts.category)
     team = session.get(Team, team_id) if team_id is not None else None
     resolver = session.get(Person, facts.resolved_by_id) if facts.resolved_by_id else None
     resolved = facts.resolved_at is not None
     tier = facts.resolving_tier or "unknown tier"
     return [
+        FactRow("Category", category or "Not categorised yet"),
         FactRow("Resolved at first contact", _yes_no(facts.first_contact, "Not resolved yet")),
         FactRow("Escalations", str(facts.escalations)),
         FactRow("Reopened", _times(facts.reopens)),
@@ -216,7 +228,7 @@ def fact_rows(session: Session, item: WorkItem) -> list[FactRow]:
         ),
         FactRow("Resolved by", resolver.name if resolver else "—"),
         _when("Resolved", facts.resolved_at, "Not resolved yet"),
-        FactRow("Resolution", MODES.get(facts.resolution_mode or "", "Not recorded")),
+        FactRow("Worked", MODES.get(facts.resolution_mode or "", "Not recorded")),
         FactRow("Level 1 could have resolved it", _yes_no(facts.l1_capable, "Not recorded")),
         _when("First response", facts.first_response_at, "No response yet"),
     ]
@@ -236,6 +248,12 @@ def _row_facts(row: Ticket) -> TicketFacts:
     )
 
 
+def _category_name(session: Session, slug: str | None) -> str | None:
+    if slug is None:
+        return None
+    return session.scalars(select(Category.name).filter_by(slug=slug)).first() or slug
+
+
 def _team_id(session: Session, slug: str | None) -> int | None:
     return session.scalars(select(Team.id).filter_by(slug=slug)).first() if slug else None
 
@@ -250,3 +268,84 @@ def _times(count: int) -> str:
 
 def _when(label: str, at: datetime | None, missing: str) -> FactRow:
     return FactRow(label, missing, moment(at) if at else None)
+
+
+# ------------------------------------------------------------ the timeline ---
+
+TARGET_WORDS = {"response": "response", "resolution": "resolution"}
+
+
+def _target(data: Mapping[str, Any]) -> str:
+    return TARGET_WORDS.get(str(data.get("target")), str(data.get("target") or "?"))
+
+
+def _due(data: Mapping[str, Any], name: str) -> str:
+    value = data.get(f"{name}_due")
+    try:
+        return moment(datetime.fromisoformat(str(value))).text
+    except ValueError:
+        return "?"
+
+
+def _started(data: Mapping[str, Any]) -> str:
+    return (
+        f"SLA clock started: policy {data.get('policy') or '?'}, response due "
+        f"{_due(data, 'response')}, resolution due {_due(data, 'resolution')}"
+    )
+
+
+def _resumed(data: Mapping[str, Any]) -> str:
+    return (
+        f"SLA clock running again: response due {_due(data, 'response')}, "
+        f"resolution due {_due(data, 'resolution')}"
+    )
+
+
+def _paused(data: Mapping[str, Any]) -> str:
+    reason = data.get("reason")
+    return "SLA clock paused" + (f" while waiting on the {reason}" if reason else "")
+
+
+def _resolved(data: Mapping[str, Any]) -> str:
+    where = data.get("tier") or data.get("team") or "?"
+    mode = {"on_site": ", on site", "remote": ", remotely"}.get(str(data.get("resolution_mode")))
+    first = " at first contact" if data.get("first_contact") else ""
+    return f"Resolved at {where}{mode or ''}{first}"
+
+
+def _reopened(data: Mapping[str, Any]) -> str:
+    by = {"requester": " on the requester's reply", "owner": " by the help desk"}
+    return "Reopened" + by.get(str(data.get("by")), "")
+
+
+def _closed(data: Mapping[str, Any]) -> str:
+    how = {"auto": " (no answer: closed by itself)", "owner": ""}
+    return "Closed" + how.get(str(data.get("by")), "")
+
+
+DESCRIBED = {
+    "sla_started": _started,
+    "sla_paused": _paused,
+    "sla_resumed": _resumed,
+    "sla_warning": lambda d: f"SLA {_target(d)} target at risk (warning)",
+    "sla_breached": lambda d: f"SLA {_target(d)} target breached",
+    "sla_met": lambda d: f"SLA {_target(d)} target met",
+    "sla_stopped": lambda d: "SLA clock stopped",
+    "first_response": lambda d: "First response to the requester",
+    "prioritised": lambda d: (
+        f"Priority {d.get('priority', '?')} "
+        f"(impact {d.get('impact', '?')}, urgency {d.get('urgency', '?')})"
+    ),
+    "resolved": _resolved,
+    "reopened": _reopened,
+    "closed": _closed,
+}
+
+
+def describe_event(event: Event) -> str | None:
+    """The timeline's sentence for a help desk event (``tierflow_describe_event``); else None."""
+    write = DESCRIBED.get(event.type)
+    if write is None:
+        return None
+    data = event.data if isinstance(event.data, Mapping) else {}
+    return write(data)

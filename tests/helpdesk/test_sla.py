@@ -314,6 +314,16 @@ def test_a_bad_calendar_is_422_with_the_error_and_the_input_kept(admin, change, 
         ({"calendar": "999999"}, "calendar", "choose one of the calendars"),
         ({"request_type": "Not A Type"}, "request_type", "a request type"),
         ({"request_type": "incident"}, "request_type", "already covers"),
+        (
+            {"request_type": "incidnet"},
+            "request_type",
+            "there is no request type &#39;incidnet&#39; (did you mean &#39;incident&#39;?)",
+        ),
+        (
+            {"response_minutes": "300"},
+            "response_minutes",
+            "the response target (300 minutes) must not be longer than the resolution target (240",
+        ),
     ],
 )
 def test_a_bad_policy_is_422_with_the_error_and_the_input_kept(admin, change, field, message):

@@ -197,8 +197,8 @@ def test_staff_see_the_tier_path_and_the_facts(make_app: MakeApp, ticket: dict) 
     assert rows["Reopened"] == "Never"
     assert rows["Resolving tier"] == "L1, Help desk"
     assert rows["Resolved by"] == "Hannah Lee"
-    assert rows["Resolution"] == "Remote"
-    assert rows["Level 1 could have resolved it"] == "Not recorded"
+    assert rows["Worked"] == "Remotely"
+    assert rows["Level 1 could have resolved it"] == "Yes"  # resolved at L1: by definition
     assert plain(rows["Resolved"]) == "2026-03-02 09:06 UTC"
     assert rows["First response"] == "No response yet"
 
