@@ -31,9 +31,9 @@ pytestmark = [
 ]
 
 
-def recomputed_equals_recorded(desk: Desk, item: int) -> None:
+def recomputed_equals_recorded(on: Desk, item: int) -> None:
     """The clock from the events alone agrees with the ticket's row and its live events."""
-    with desk.sessions() as session:
+    with on.sessions() as session:
         clock, _ = clock_of(session, item, datetime.now(UTC))
         row = session.get(Ticket, item)
         assert row is not None
