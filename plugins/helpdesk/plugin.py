@@ -45,9 +45,11 @@ from plugins.helpdesk import (
     sla,
     survey,
     views_assignment,
+    views_categories,
     views_priority,
     views_sla,
     views_ticket,
+    views_tickets,
 )
 from plugins.helpdesk.actions import LifecycleActions
 
@@ -143,6 +145,8 @@ def tierflow_register_routes() -> list[Any]:
         *views_priority.ROUTES,
         *views_assignment.ROUTES,
         *views_sla.ROUTES,
+        *views_categories.ROUTES,
+        *views_tickets.ROUTES,
         *_listed("ROUTES"),
     ]
 
@@ -154,6 +158,8 @@ def tierflow_register_navigation() -> list[Any]:
         *views_priority.NAVIGATION,
         *views_assignment.NAVIGATION,
         *views_sla.NAVIGATION,
+        *views_categories.NAVIGATION,
+        *views_tickets.NAVIGATION,
         *_listed("NAVIGATION"),
     ]
 

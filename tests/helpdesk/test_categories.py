@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,49 +10,22 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.applications import Starlette
-from starlette.routing import BaseRoute
 from starlette.testclient import TestClient
 
-from engine.contrib import NavItem
 from engine.db import make_read_session_factory
-from engine.hookspecs import hookimpl
 from engine.model import Person, Team, WorkItem
 from plugins.helpdesk import plugin as helpdesk_plugin
-from plugins.helpdesk import views_categories, views_tickets
 from plugins.helpdesk.categories import SEPARATOR
 from plugins.helpdesk.models import Category, Skill, Ticket
 from tests.web.conftest import MakeApp, make_app, sign_in  # noqa: F401 (fixture)
 
 PAGE = "/helpdesk/admin/categories"
 XSS = '<script>alert("x")</script>'
-PARTS = (views_categories, views_tickets)
-
-
-class ListPages:
-    """Hands this work's routes to the app until ``plugin.py`` does so itself."""
-
-    @staticmethod
-    def _missing(name: str, found: Iterable[Any]) -> list[Any]:
-        have = {getattr(entry, "name", None) or getattr(entry, "path", None) for entry in found}
-        return [
-            entry
-            for part in PARTS
-            for entry in getattr(part, name)
-            if (getattr(entry, "name", None) or getattr(entry, "path", None)) not in have
-        ]
-
-    @hookimpl
-    def tierflow_register_routes(self) -> list[BaseRoute]:
-        return self._missing("ROUTES", helpdesk_plugin.tierflow_register_routes())
-
-    @hookimpl
-    def tierflow_register_navigation(self) -> list[NavItem]:
-        return self._missing("NAVIGATION", helpdesk_plugin.tierflow_register_navigation())
 
 
 def helpdesk_app(make_app: MakeApp) -> Starlette:  # noqa: F811
     """The app with the help desk plugin and these pages."""
-    return make_app(("helpdesk", helpdesk_plugin), ("helpdesk-lists", ListPages()))
+    return make_app(("helpdesk", helpdesk_plugin))
 
 
 @dataclass
