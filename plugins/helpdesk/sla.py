@@ -263,9 +263,12 @@ class SlaActions:
 
         Returns ``warned`` and ``breached`` (the targets this tick recorded),
         ``next`` (the next checkpoint, ISO UTC) and ``done`` (nothing left to
-        watch: stopped, met, breached, paused, or no SLA), with the deadlines.
+        watch: stopped, met, breached, paused, or no SLA), with the deadlines,
+        and ``notice``: what a warning's or a breach's notification says (the
+        ticket, each target and its deadline, who has the ticket).
         """
         mine: dict[str, list[str]] = {"warning": [], "breached": []}
+        notice: list[str] = []
 
         def tick(session: Session, item: WorkItem, clock: ClockState, now: datetime) -> None:
             for kind, target, _ in clock.due():
@@ -281,6 +284,7 @@ class SlaActions:
             )
             for type, data in recorded:  # this tick's, a retried attempt's included
                 mine["warning" if type == "sla_warning" else "breached"].append(str(data["target"]))
+            notice.append(notice_text(item, clock, mine))
 
         clock = self._change(action, tick)
         upcoming = clock.next_checkpoint()
@@ -290,10 +294,30 @@ class SlaActions:
             "breached": sorted(set(mine["breached"])),
             "next": iso(upcoming) if upcoming else None,
             "done": upcoming is None,
+            "notice": notice[-1] if notice else "",
         }
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.sla_start, self.sla_pause, self.sla_resume, self.sla_stop, self.sla_tick]
+
+
+def notice_text(item: WorkItem, clock: ClockState, mine: dict[str, list[str]]) -> str:
+    """The body of an SLA warning or breach: the ticket, each target and its due, who has it.
+
+    Empty when the tick recorded neither.
+    """
+    if not mine["warning"] and not mine["breached"]:
+        return ""
+    lines = [f'{item.reference or item.id} "{item.title}" (priority {item.priority or "-"})']
+    for kind, words in (("breached", "was breached"), ("warning", "is at risk")):
+        shown = set(mine[kind]) - (set(mine["breached"]) if kind == "warning" else set())
+        for name in sorted(shown):
+            due = clock.targets[name].due.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+            lines.append(f"The {name} target (due {due}) {words}.")
+    current = item.current_team.name if item.current_team else "no team"
+    owner = item.owner_team.name if item.owner_team else "no team"
+    lines.append(f"It is with {current}; {owner} owns it.")
+    return "\n".join(lines)
 
 
 class _Now:
