@@ -142,6 +142,8 @@ class Task(IdMixin, CreatedAtMixin, Base):
     title: Mapped[str] = mapped_column(String(300), default="")
     form: Mapped[str | None] = mapped_column(String(100))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id"))
+    role: Mapped[str | None] = mapped_column(String(32))
+    """The role the task is addressed to (``task: {role: manager}``), if not a team or person."""
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     status: Mapped[str] = mapped_column(String(16), default="open")
     due_at: Mapped[datetime | None]

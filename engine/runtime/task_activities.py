@@ -141,6 +141,7 @@ class TaskActivities:
                 title=args.title[:300],
                 form=args.form,
                 team_id=_team_id(session, args.team),
+                role=None if args.team or args.person else args.role,
                 assignee_id=_person_id(session, args.person),
                 due_at=_moment(args.due_at),
             )
@@ -210,6 +211,7 @@ class TaskActivities:
             }
             if args.team is not None or args.role is not None:
                 task.team_id = _team_id(session, args.team)
+                task.role = None if args.team else args.role
                 task.assignee_id = None
             if args.person is not None:
                 task.assignee_id = _person_id(session, args.person)

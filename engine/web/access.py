@@ -19,7 +19,8 @@ answers JSON 401 (nobody signed in, no valid token) or 403. :func:`route_policie
 lists every route with its policy, so a test can check that none was forgotten.
 
 Whether a viewer may see one work item or act on one task is decided by
-:func:`can_view_work_item` and :func:`can_act_on_task`, also here.
+:func:`can_view_work_item` and :func:`can_act_on_task`, also here (and
+:func:`own_request_refusal`: nobody completes a role's task on their own request).
 """
 
 from __future__ import annotations
@@ -347,14 +348,16 @@ def can_view_work_item(viewer: Viewer, item: WorkItem) -> bool:
     """Whether ``viewer`` may see ``item``.
 
     Managers and administrators see everything; everyone sees what they
-    requested; agents and project managers also see what is assigned to them,
-    what one of their teams owns or works now, and what they or one of their
-    teams worked on before (a task of theirs, open or done): an L2 agent keeps
-    the ticket they fixed after it went back to the help desk.
+    requested and what has a task they may work (open or done: a manager who
+    approved a request keeps it); agents and project managers also see what is
+    assigned to them and what one of their teams owns or works now: an L2
+    agent keeps the ticket they fixed after it went back to the help desk.
     """
     if viewer.is_anonymous:
         return False
     if viewer.is_admin or viewer.has("manager") or item.requester_id == viewer.person_id:
+        return True
+    if any(can_act_on_task(viewer, task) for task in item.tasks):
         return True
     if not (viewer.is_agent or viewer.has("project_manager")):
         return False
@@ -362,14 +365,16 @@ def can_view_work_item(viewer: Viewer, item: WorkItem) -> bool:
         item.assignee_id == viewer.person_id
         or item.current_team_id in viewer.team_ids
         or item.owner_team_id in viewer.team_ids
-        or any(can_act_on_task(viewer, task) for task in item.tasks)
     )
 
 
 def can_act_on_task(viewer: Viewer, task: Task) -> bool:
-    """Whether ``viewer`` may work ``task``: it is theirs or their team's, or they are an admin.
+    """Whether ``viewer`` may work ``task``: it is theirs, their team's or their role's.
 
-    Whether the task is still open is the caller's question.
+    A task addressed to a role (``task: {role: manager}``, no team, nobody
+    holding it) is for whoever holds that role; administrators may work any
+    task. Whether the task is still open is the caller's question, and so is
+    :func:`own_request_refusal`.
     """
     if viewer.is_anonymous:
         return False
@@ -377,4 +382,27 @@ def can_act_on_task(viewer: Viewer, task: Task) -> bool:
         viewer.is_admin
         or task.assignee_id == viewer.person_id
         or (task.team_id is not None and task.team_id in viewer.team_ids)
+        or (
+            task.role is not None
+            and task.team_id is None
+            and task.assignee_id is None
+            and viewer.has(task.role)
+        )
+    )
+
+
+def own_request_refusal(viewer: Viewer, task: Task) -> str:
+    """Why ``viewer`` may not complete ``task``, or ``""``: nobody decides their own request.
+
+    A task addressed to a role is a check by someone else (a manager approves
+    an access request): the person who requested the work item may not complete
+    it, whatever roles they hold.
+    """
+    item = task.work_item
+    if task.role is None or viewer.is_anonymous or item.requester_id != viewer.person_id:
+        return ""
+    reference = item.reference or f"work item {item.id}"
+    return (
+        f"You requested {reference} yourself, so you cannot complete its task for the "
+        f"{task.role.replace('_', ' ')} role: someone else who holds that role has to."
     )

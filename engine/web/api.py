@@ -41,7 +41,13 @@ from engine.model import Task, Team, WorkItem
 from engine.runtime.client import Runtime
 from engine.signals import Checked, SignalError, check_signal, deliver, record_signal
 from engine.web import inbox
-from engine.web.access import can_act_on_task, can_view_work_item, viewer_of
+from engine.web.access import (
+    can_act_on_task,
+    can_view_work_item,
+    own_request_refusal,
+    viewer_of,
+)
+from engine.web.item_page import shown_comments, shown_events
 
 MAX_ID = 2**31 - 1
 TEMPORAL_DOWN = "The workflow engine cannot be reached just now; try again."
@@ -196,9 +202,7 @@ async def work_item(request: Request) -> Response:
             item = db.get(WorkItem, item_id)
             if item is None or not can_view_work_item(viewer, item):
                 return None
-            staff = viewer.is_admin or not viewer.roles.isdisjoint(
-                {"agent", "manager", "project_manager"}
-            )
+            staff = is_staff(viewer.roles)
             return {
                 "id": item.id,
                 "reference": item.reference,
@@ -218,8 +222,7 @@ async def work_item(request: Request) -> Response:
                 "closed_at": _iso(item.closed_at),
                 "events": [
                     {"type": e.type, "occurred_at": _iso(e.occurred_at), "data": e.data}
-                    for e in item.events
-                    if staff or e.type != "commented" or e.data.get("public")
+                    for e in shown_events(db, item, staff)
                 ],
                 "comments": [
                     {
@@ -229,8 +232,7 @@ async def work_item(request: Request) -> Response:
                         "public": c.public,
                         "created_at": _iso(c.created_at),
                     }
-                    for c in item.comments
-                    if staff or c.public
+                    for c in shown_comments(item, staff)
                 ],
             }
 
@@ -400,6 +402,9 @@ async def complete(request: Request) -> Response:
                 raise ApiError(404, f"there is no task {task_id}")
             if task.status != "open":
                 raise ApiError(409, f"task {task_id} is already {task.status}")
+            refusal = own_request_refusal(viewer, task)
+            if refusal:
+                raise ApiError(403, refusal)
             if errors:
                 raise ApiError(422, "the completion is not valid", errors)
             check_completion(task_form(db, task_id).form, outcome, data)

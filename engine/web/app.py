@@ -36,7 +36,7 @@ from engine.web.temporal import TemporalLink
 
 HERE = Path(__file__).parent
 ENGINE_NAVIGATION = (
-    NavItem("My tasks", "/tasks", roles=frozenset({"agent"}), order=10),
+    NavItem("My tasks", "/tasks", roles=frozenset({"agent", "manager"}), order=10),
     NavItem("Requests", "/portal", order=20),
     NavItem("Admin", "/admin", roles=frozenset({"admin"}), order=90),
 )
@@ -64,7 +64,7 @@ def create_app(
         page(
             "/sign-out", views.sign_out_submit, allow="public", methods=("POST",), name="sign_out"
         ),
-        page("/tasks", tasks.inbox_view, allow="agent", name="tasks"),
+        page("/tasks", tasks.inbox_view, allow="signed_in", name="tasks"),
         api(
             "/api/requests",
             json_api.submit,
@@ -100,11 +100,11 @@ def create_app(
             methods=("POST",),
             name="api.tasks.complete",
         ),
-        page("/tasks/{task_id:int}", tasks.task_page, allow="agent", name="task"),
+        page("/tasks/{task_id:int}", tasks.task_page, allow="signed_in", name="task"),
         page(
             "/tasks/{task_id:int}",
             tasks.task_submit,
-            allow="agent",
+            allow="signed_in",
             methods=("POST",),
             name="task.submit",
         ),

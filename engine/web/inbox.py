@@ -106,10 +106,13 @@ class InboxFilter:
 
     ``team_ids`` None means any team (an empty tuple: none). ``search`` matches
     the task title, the work item's title or its reference, ignoring case.
-    ``overdue_only`` keeps open tasks whose due time has passed.
+    ``overdue_only`` keeps open tasks whose due time has passed. ``roles``
+    keeps the tasks addressed to one of those roles that nobody holds yet (the
+    "For my role" queue; an empty tuple: none).
     """
 
     team_ids: tuple[int, ...] | None = None
+    roles: tuple[str, ...] | None = None
     assignee_id: int | None = None
     unassigned: bool = False
     status: str = "open"
@@ -122,6 +125,8 @@ class InboxFilter:
     def __post_init__(self) -> None:
         if self.team_ids is not None and not isinstance(self.team_ids, tuple):
             object.__setattr__(self, "team_ids", tuple(self.team_ids))
+        if self.roles is not None and not isinstance(self.roles, tuple):
+            object.__setattr__(self, "roles", tuple(self.roles))
         _sort_of(self.sort)
         if self.status not in STATUSES:
             raise BadFilter(f"unknown status {self.status!r}; choose one of {', '.join(STATUSES)}")
@@ -280,6 +285,8 @@ def _conditions(
         where.append(Task.team_id == teams[0] if len(teams) == 1 else Task.team_id.in_(teams))
     if filter.assignee_id is not None:
         where.append(Task.assignee_id == filter.assignee_id)
+    if filter.roles is not None:
+        where += [Task.role.in_(filter.roles), Task.team_id.is_(None), Task.assignee_id.is_(None)]
     if filter.unassigned:
         where.append(Task.assignee_id.is_(None))
     if filter.status != "all":

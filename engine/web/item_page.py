@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 from engine.comments import is_staff
 from engine.contrib import ItemSection
 from engine.dsl.forms import Form, FormField
-from engine.model import Event, Person, Task, Team, WorkItem
+from engine.model import Comment, Event, Person, Task, Team, WorkItem
 from engine.plugins import PluginManager
 from engine.signals import Offered, item_workflow, offered_now
 from engine.web.access import Viewer, can_act_on_task, can_view_work_item
@@ -33,6 +33,8 @@ MAX_ID = 2**31 - 1
 """Ids above this are no work item (and would overflow PostgreSQL's integer)."""
 
 CLOSED_STATUSES = frozenset({"closed", "cancelled"})
+RESOLVED_STATUSES = frozenset({"resolved"})
+"""Done but not closed yet: the requester may reply (reopen), no longer withdraw."""
 
 
 @dataclass(frozen=True)
@@ -117,10 +119,19 @@ class ItemPage:
     signals: list[Offered] = dataclass_field(default_factory=list)
     """The signals the viewer may send the item's run now."""
 
+    is_requester: bool = False
+    """Whether the viewer asked for the item."""
+    is_resolved: bool = False
+
     @property
     def can_cancel(self) -> bool:
         """Whether the page offers the cancel form."""
         return self.may_cancel and not self.is_closed
+
+    @property
+    def can_withdraw(self) -> bool:
+        """Whether the page offers "Withdraw my request": the requester's, until it is resolved."""
+        return self.is_requester and not (self.is_closed or self.is_resolved)
 
 
 def is_closed(item: WorkItem) -> bool:
@@ -182,8 +193,7 @@ def load_item_page(
                 public=c.public,
                 at=moment(c.created_at),
             )
-            for c in item.comments
-            if staff or c.public
+            for c in shown_comments(item, staff)
         ],
         tasks=_open_tasks(item, viewer, now) if staff else [],
         sections=sections(pm, item, viewer, db) if pm is not None else [],
@@ -192,6 +202,8 @@ def load_item_page(
         is_closed=is_closed(item),
         workflow_id=item.workflow_id,
         signals=offered_now(db, item, viewer),
+        is_requester=item.requester_id is not None and item.requester_id == viewer.person_id,
+        is_resolved=item.status in RESOLVED_STATUSES,
     )
 
 
@@ -294,11 +306,26 @@ def _slug(title: str) -> str:
 # ----------------------------------------------------------------- timeline ---
 
 
+def shown_events(db: Session, item: WorkItem, staff: bool) -> list[Event]:
+    """The events of ``item`` a viewer sees, oldest first: all for staff, else a requester's.
+
+    The one filter of the requester's timeline, for the page and the API alike
+    (:func:`engine.web.timeline.for_requester` decides each event).
+    """
+    requester = item.requester.email if item.requester else None
+    events = _events(db, item.id)
+    return [e for e in events if staff or for_requester(e.type, e.data, requester)]
+
+
+def shown_comments(item: WorkItem, staff: bool) -> list[Comment]:
+    """The comments of ``item`` a viewer sees: all for staff, the public ones for others."""
+    return [c for c in item.comments if staff or c.public]
+
+
 def _timeline(
     db: Session, item: WorkItem, staff: bool, pm: PluginManager | None = None
 ) -> list[TimelineEntry]:
-    requester = item.requester.email if item.requester else None
-    events = [e for e in _events(db, item.id) if staff or for_requester(e.type, e.data, requester)]
+    events = shown_events(db, item, staff)
     names = _names(db, item, events)
     return [TimelineEntry(moment(e.occurred_at), event_sentence(e, names, pm)) for e in events]
 

@@ -3,8 +3,10 @@
 ``GET /items/{id}`` shows the item to whoever may see it (anyone else gets the
 same 404 as for an item that does not exist); ``POST /items/{id}/comments``
 adds a comment; ``POST /items/{id}/cancel`` stops the item's workflow run (its
-open tasks are closed as cancelled) and marks the item cancelled. What the page
-shows is computed in :mod:`engine.web.item_page`.
+open tasks are closed as cancelled) and marks the item cancelled;
+``POST /items/{id}/withdraw`` does the same for the requester of an item that
+is not resolved yet ("Withdraw my request"). What the page shows is computed
+in :mod:`engine.web.item_page`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import contextlib
 import functools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
@@ -53,7 +56,8 @@ NOTICES = {
     "cancelled": "The work item is cancelled; its open tasks were closed.",
     "call_logged": "The call was logged.",
     "submitted": "Your request was received. You can follow it here and under Requests.",
-    "signalled": "Sent. The work item's workflow has it now.",
+    "signalled": "Sent. We have your reply.",
+    "withdrawn": "Your request is withdrawn; nothing more will be done on it.",
 }
 TEMPORAL_DOWN = (
     "The workflow engine cannot be reached just now, so the work item was not cancelled and "
@@ -124,9 +128,11 @@ def _render(
     problem: str = "",
     comment: CommentForm | None = None,
     cancel: CancelForm | None = None,
+    withdraw: CancelForm | None = None,
     signals: list[SignalView] | None = None,
     status: int = 200,
 ) -> Response:
+    shown = signals if signals is not None else signal_views(found.signals)
     return request.app.state.templates.TemplateResponse(
         request,
         "engine/work_item.html",
@@ -136,7 +142,9 @@ def _render(
             "problem": problem,
             "comment": comment or CommentForm(),
             "cancel": cancel or CancelForm(),
-            "signals": signals if signals is not None else signal_views(found.signals),
+            "withdraw": withdraw or CancelForm(),
+            "signals": shown,
+            "signals_heading": shown[0].label if len(shown) == 1 else "Reply",
         },
         status_code=status,
     )
@@ -207,8 +215,6 @@ def _message(error: dict[str, str]) -> str:
 
 async def cancel_submit(request: Request) -> Response:
     """POST /items/{id}/cancel: stop the item's run and mark it cancelled (owner team, admins)."""
-    form = await request.form()
-    viewer = viewer_of(request)
     found = await _page(request)
     if isinstance(found, Response):
         return found
@@ -222,17 +228,47 @@ async def cancel_submit(request: Request) -> Response:
     if found.is_closed:
         problem = f"{found.reference} is already {found.status}; there is nothing to cancel."
         return _render(request, found, problem=problem, status=409)
+    return await _cancel(request, found, "cancelled")
+
+
+async def withdraw_submit(request: Request) -> Response:
+    """POST /items/{id}/withdraw: the requester cancels their own request before it is resolved."""
+    found = await _page(request)
+    if isinstance(found, Response):
+        return found
+    if not found.is_requester:
+        return error_response(
+            request,
+            403,
+            f"Only the person who asked for {found.reference} ({found.requester}) may withdraw "
+            "it. Leave a comment instead.",
+        )
+    if not found.can_withdraw:
+        problem = (
+            f"{found.reference} is already {found.status}, so it can no longer be withdrawn. "
+            "Leave a comment if something is still wrong."
+        )
+        return _render(request, found, problem=problem, status=409)
+    return await _cancel(request, found, "withdrawn")
+
+
+async def _cancel(request: Request, found: ItemPage, done: str) -> Response:
+    """Check the cancel (or withdraw) form, stop the run, record who and why; ``done``: notice."""
+    form = await request.form()
+    viewer = viewer_of(request)
+    withdraw = done == "withdrawn"
     reason = _text(form, "reason").strip()
     errors: dict[str, list[str]] = {}
     if _text(form, "confirm") != "yes":
-        errors["confirm"] = ["Tick the box to confirm that the work item should be cancelled."]
+        what = "your request is withdrawn" if withdraw else "the work item should be cancelled"
+        errors["confirm"] = [f"Tick the box to confirm that {what}."]
     if "\x00" in reason:
         errors["reason"] = ["Remove the NUL character (\\0) from the reason: it cannot be stored."]
     elif len(reason) > MAX_REASON:
         errors["reason"] = [f"Keep the reason to {MAX_REASON} characters at most."]
     kept = CancelForm(reason=reason, errors=errors)
     if errors:
-        return _render(request, found, cancel=kept, status=422)
+        return _render_cancel(request, found, kept, withdraw, status=422)
     state = request.app.state
     runtime = None
     try:
@@ -240,13 +276,25 @@ async def cancel_submit(request: Request) -> Response:
             runtime = Runtime(await state.temporal.client(), state.settings.task_queue)
             await _stop_run(runtime, found.workflow_id)
     except TemporalError:
-        return _render(request, found, problem=TEMPORAL_DOWN, cancel=kept, status=503)
-    done = await run_in_threadpool(_record_cancel, request, found.id, viewer.person_id, kept.reason)
-    if not done:  # closed by someone else meanwhile: the page says how it ended
+        down = TEMPORAL_DOWN.replace("cancelled", "withdrawn") if withdraw else TEMPORAL_DOWN
+        return _render_cancel(request, found, kept, withdraw, problem=down, status=503)
+    recorded = await run_in_threadpool(
+        _record_cancel, request, found.id, viewer.person_id, kept.reason, withdraw
+    )
+    if not recorded:  # closed by someone else meanwhile: the page says how it ended
         return RedirectResponse(f"/items/{found.id}", status_code=303)
     if runtime is not None and found.workflow_id:
         await _wait_for_end(runtime, found.workflow_id)
-    return _done(found.id, "cancelled")
+    return _done(found.id, done)
+
+
+def _render_cancel(
+    request: Request, found: ItemPage, kept: CancelForm, withdraw: bool, **rest: Any
+) -> Response:
+    """The page again with the cancel or the withdraw form as posted."""
+    if withdraw:
+        return _render(request, found, withdraw=kept, **rest)
+    return _render(request, found, cancel=kept, **rest)
 
 
 async def _stop_run(runtime: Runtime, workflow_id: str) -> None:
@@ -273,8 +321,13 @@ async def _wait_for_end(runtime: Runtime, workflow_id: str) -> None:
             await handle.result()
 
 
-def _record_cancel(request: Request, item_id: int, actor_id: int | None, reason: str) -> bool:
-    """Mark the item cancelled and closed, with a ``cancelled`` event; ``False`` if already over."""
+def _record_cancel(
+    request: Request, item_id: int, actor_id: int | None, reason: str, withdrawn: bool = False
+) -> bool:
+    """Mark the item cancelled and closed, with a ``cancelled`` event; ``False`` if already over.
+
+    ``withdrawn``: the requester withdrew it (the event says so, with who and why).
+    """
     state = request.app.state
     with state.sessions.begin() as db:
         item = db.get(WorkItem, item_id, with_for_update=True)
@@ -287,7 +340,8 @@ def _record_cancel(request: Request, item_id: int, actor_id: int | None, reason:
             state.pm,
             work_item_id=item_id,
             type="cancelled",
-            data={"reason": reason, "status": item.status},
+            data={"reason": reason, "status": item.status}
+            | ({"withdrawn": True} if withdrawn else {}),
             actor_id=actor_id,
             team_id=item.current_team_id,
             key=key,
@@ -312,5 +366,12 @@ ROUTES: list[BaseRoute] = [
         allow="signed_in",
         methods=("POST",),
         name="work_item.cancel",
+    ),
+    page(
+        "/items/{item_id:int}/withdraw",
+        withdraw_submit,
+        allow="signed_in",
+        methods=("POST",),
+        name="work_item.withdraw",
     ),
 ]

@@ -1,4 +1,9 @@
-"""The agent's task pages: "My tasks" and the team queues, claiming, and completing a task."""
+"""The task pages: "My tasks", the team queues, "For my role", claiming, and completing a task.
+
+Anyone signed in may open them; which tasks they list and which task a person
+may work is decided per task (:func:`engine.web.access.can_act_on_task`): a
+manager finds the approvals addressed to the manager role under "For my role".
+"""
 
 from __future__ import annotations
 
@@ -29,14 +34,15 @@ from engine.config import secret_key
 from engine.db import make_read_session_factory
 from engine.dsl.forms import Form
 from engine.errors import TemporalError
-from engine.model import Task, Team
+from engine.model import ROLES, Task, Team
 from engine.runtime.client import Runtime
 from engine.web import inbox
-from engine.web.access import Viewer, can_act_on_task, viewer_of
+from engine.web.access import Viewer, can_act_on_task, own_request_refusal, viewer_of
 from engine.web.errors import error_response
 from engine.web.forms import field_errors, outcome_buttons, parse_submission, widgets
 
-VIEWS = ("mine", "team")
+VIEWS = ("mine", "team", "role")
+TITLES = {"mine": "My tasks", "team": "Team queues", "role": "For my role"}
 NOT_YOURS = "This task is neither yours nor your team's, so you cannot work on it."
 KEPT = ("view", "team", "unassigned", "overdue", "q", "sort")
 """The inbox's query parameters that a claim or unassign carries back (not the cursor)."""
@@ -57,9 +63,21 @@ def _flag(value: str | None) -> bool:
     return value is not None and value.lower() in ("1", "true", "on", "yes")
 
 
+def _view(viewer: Viewer, params: dict[str, str]) -> str:
+    """The view asked for; by default "My tasks", or "For my role" for someone in no team."""
+    default = "mine" if viewer.team_ids or viewer.is_agent else "role"
+    return params.get("view") or default
+
+
+def _tabs(viewer: Viewer, view: str) -> list[tuple[str, str, bool]]:
+    """``(view, label, current)`` of the views offered: team queues only to team members."""
+    offered = [v for v in VIEWS if v != "team" or viewer.team_ids or viewer.is_agent]
+    return [(v, TITLES[v], v == view) for v in offered]
+
+
 def _filter(viewer: Viewer, params: dict[str, str]) -> inbox.InboxFilter:
     """The inbox filter the query parameters ask for; :class:`inbox.BadFilter` if they are wrong."""
-    view = params.get("view") or "mine"
+    view = _view(viewer, params)
     if view not in VIEWS:
         raise inbox.BadFilter(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
     search = (params.get("q") or "").strip() or None
@@ -72,6 +90,9 @@ def _filter(viewer: Viewer, params: dict[str, str]) -> inbox.InboxFilter:
         return inbox.InboxFilter(
             assignee_id=viewer.person_id, unassigned=_flag(params.get("unassigned")), **common
         )
+    if view == "role":
+        roles = ROLES if viewer.is_admin else tuple(sorted(viewer.roles))
+        return inbox.InboxFilter(team_ids=None, roles=roles, **common)
     team = params.get("team") or ""
     if team:
         try:
@@ -119,7 +140,7 @@ def _lines(request: Request, viewer: Viewer, rows: Sequence[inbox.InboxRow]) -> 
     lines = []
     for row in rows:
         action, action_path = "", ""
-        if row.status == "open" and row.assignee_id is None:
+        if row.status == "open" and row.assignee_id is None and row.team_id in viewer.team_ids:
             action, action_path = "Claim", claim(task_id=row.task_id)
         elif row.status == "open" and row.assignee_id == viewer.person_id:
             action, action_path = "Give back", give_back(task_id=row.task_id)
@@ -181,7 +202,9 @@ async def inbox_view(request: Request) -> Response:
             "next_url": next_url,
             "problem": problem,
             "notice": notice,
-            "view": params.get("view") or "mine",
+            "view": _view(viewer, params),
+            "title": TITLES.get(_view(viewer, params), TITLES["mine"]),
+            "tabs": _tabs(viewer, _view(viewer, params)),
             "team": params.get("team") or "",
             "teams": teams,
             "unassigned": _flag(params.get("unassigned")),
@@ -240,6 +263,8 @@ class _Loaded:
     item: dict[str, Any]
     form: Form | None
     closed: str
+    refusal: str = ""
+    """Why the viewer may see but not complete the task (their own request), or ``""``."""
     teams: tuple[tuple[str, str], ...] = ()
     """``(slug, name)`` of the active teams, for the form's team fields."""
 
@@ -255,6 +280,7 @@ def _load(request: Request, task_id: int) -> _Loaded:
             closed = f"This task is already {task.status}{by}."
         return _Loaded(
             allowed=can_act_on_task(viewer, task),
+            refusal=own_request_refusal(viewer, task),
             task={
                 "id": task.id,
                 "title": task.title or task.step_id,
@@ -265,6 +291,7 @@ def _load(request: Request, task_id: int) -> _Loaded:
                 and task.due_at is not None
                 and _aware(task.due_at) < datetime.now(UTC),
                 "team": task.team.name if task.team else None,
+                "role": task.role.replace("_", " ") if task.role else None,
                 "assignee": task.assignee.name if task.assignee else None,
             },
             item={
@@ -318,7 +345,7 @@ def _render(
         {
             "task": loaded.task,
             "item": loaded.item,
-            "closed": loaded.closed,
+            "closed": loaded.closed or loaded.refusal,
             "widgets": widgets(form, submitted=submitted, errors=grouped, teams=loaded.teams)
             if form
             else [],
@@ -357,6 +384,8 @@ async def task_submit(request: Request) -> Response:
         return loaded
     if loaded.closed:
         return _render(request, loaded, status=409)
+    if loaded.refusal:
+        return error_response(request, 403, loaded.refusal)
     form = loaded.form
     data = parse_submission(form, submitted) if form is not None else {}
     outcome = str(submitted.get("outcome", ""))

@@ -45,7 +45,10 @@ class World:
 
 
 def build(session: Session, app: Starlette, make_person: Any, make_team: Any) -> World:
-    """Two teams, a person of each kind, items A and B each with an open task (committed)."""
+    """Two teams, a person of each kind, items A and B each with an open task (committed).
+
+    Item A also has an open task for the manager role (``tasks["role"]``, variant ``role``).
+    """
     teams = {
         "own": make_team(slug="helpdesk-l1", name="Help desk", tier="L1"),
         "other": make_team(slug="desktop-support", name="Desktop support", tier="L2"),
@@ -84,6 +87,11 @@ def build(session: Session, app: Starlette, make_person: Any, make_team: Any) ->
         )  # fmt: skip
         session.add(task)
         items[variant], tasks[variant] = item, task
+    tasks["role"] = Task(  # item A's approval, for whoever holds the manager role
+        work_item_id=items["own"].id, workflow_id=items["own"].workflow_id, step_id="approval",
+        title="Approve", role="manager",
+    )  # fmt: skip
+    session.add(tasks["role"])
     deploy(session, _shipped(session, app.state.pm), by="matrix")
     session.commit()
     others = helpdesk_objects(session) | mail_objects(session, items["own"])
@@ -129,9 +137,13 @@ def helpdesk_objects(session: Session) -> dict[str, int]:
 
 def fill(path: str, world: World, variant: str) -> str:
     """``path`` with its parameters naming the objects of ``variant``."""
+    if variant not in world.items:  # a task of its own on item A ("role")
+        variant, task = "own", world.tasks[variant]
+    else:
+        task = world.tasks[variant]
     values = {
         "{item_id:int}": world.items[variant].id,
-        "{task_id:int}": world.tasks[variant].id,
+        "{task_id:int}": task.id,
         "{person_id:int}": world.people["other_agent" if variant == "other" else "agent"].id,
         "{team_id:int}": world.teams[variant].id,
         "{name}": "incident",

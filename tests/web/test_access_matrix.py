@@ -53,6 +53,11 @@ ACTS_B = frozenset({"other_agent", "admin"})
 # requester): its requester only, not even an administrator (the signal speaks for them)
 SENDS_A = frozenset({"requester"})
 SENDS_B = frozenset({"other_requester"})
+# who may act on item A's task for the manager role: whoever holds that role, and admins
+ACTS_ROLE = frozenset({"manager", "admin"})
+# who may withdraw item A and item B (open): its requester only ("Withdraw my request")
+WITHDRAWS_A = frozenset({"requester"})
+WITHDRAWS_B = frozenset({"other_requester"})
 
 
 @dataclass(frozen=True)
@@ -88,9 +93,9 @@ MATRIX: dict[tuple[str, str], tuple[Case, ...]] = {
     ("/portal/new/{request_type}", "GET"): same(SIGNED_IN),
     ("/portal/new/{request_type}", "POST"): same(SIGNED_IN),
     # tasks
-    ("/tasks", "GET"): same(AGENTS),
-    ("/tasks/{task_id:int}", "GET"): objects(ACTS_A, ACTS_B),
-    ("/tasks/{task_id:int}", "POST"): objects(ACTS_A, ACTS_B),
+    ("/tasks", "GET"): same(SIGNED_IN),
+    ("/tasks/{task_id:int}", "GET"): (*objects(ACTS_A, ACTS_B), Case("role", ACTS_ROLE)),
+    ("/tasks/{task_id:int}", "POST"): (*objects(ACTS_A, ACTS_B), Case("role", ACTS_ROLE)),
     # claiming takes a task into one's own queue: for members of its team only
     ("/tasks/{task_id:int}/claim", "POST"): objects(ACTS_A - ADMINS, ACTS_B - ADMINS),
     ("/tasks/{task_id:int}/unassign", "POST"): objects(ACTS_A, ACTS_B),
@@ -100,6 +105,7 @@ MATRIX: dict[tuple[str, str], tuple[Case, ...]] = {
     ("/items/{item_id:int}/signals/{signal}", "POST"): objects(SENDS_A, SENDS_B),
     # cancelling: the owner team's members and administrators
     ("/items/{item_id:int}/cancel", "POST"): objects(ACTS_A, ACTS_B),
+    ("/items/{item_id:int}/withdraw", "POST"): objects(WITHDRAWS_A, WITHDRAWS_B),
     # administration
     ("/admin", "GET"): same(ADMINS),
     ("/admin/workflows", "GET"): same(ADMINS),
@@ -195,7 +201,10 @@ MATRIX: dict[tuple[str, str], tuple[Case, ...]] = {
     ("/api/work-items/{item_id:int}/comments", "POST"): objects(SEES_A, SEES_B),
     ("/api/work-items/{item_id:int}/signals/{signal}", "POST"): objects(SENDS_A, SENDS_B),
     ("/api/tasks", "GET"): same(AGENTS),
-    ("/api/tasks/{task_id:int}/complete", "POST"): objects(ACTS_A, ACTS_B),
+    ("/api/tasks/{task_id:int}/complete", "POST"): (
+        *objects(ACTS_A, ACTS_B),
+        Case("role", ADMINS),  # the API is for agents: a manager approves on the task page
+    ),
 }
 
 

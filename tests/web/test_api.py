@@ -129,6 +129,66 @@ def test_a_requester_reads_their_item_without_internal_comments(
     assert [c["body"] for c in as_agent["comments"]] == ["internal note", "we are on it"]
 
 
+def test_a_requester_reads_in_the_api_exactly_the_timeline_of_their_page(
+    client: TestClient, ticket: dict, session: Session
+) -> None:
+    """The internal audit trail (owner-team notices, escalation reasons, staff e-mails) is
+    left out of the API as it is of the page: one filter decides for both."""
+    rita, agent = ticket["persons"]["rita"], ticket["persons"]["agent"]
+    item_id = ticket["item_id"]
+    internal = [
+        ("notified", {"to": "team:helpdesk", "subject": "Owner notice", "body": "SECRET body"}),
+        ("escalated", {"to_team": "desktop", "reason": "SECRET reason"}),
+        ("assigned", {"from": None, "to": "ann.secret@example.org"}),
+        ("task_opened", {"task": 1, "step": "triage", "team": "helpdesk"}),
+        ("commented", {"public": False}),
+    ]
+    public = [
+        ("commented", {"public": True}),
+        ("notified", {"to": "requester", "subject": "We are on it"}),
+        ("status_changed", {"field": "status", "from": "new", "to": "open"}),
+    ]
+    session.add_all(
+        Event(work_item_id=item_id, type=type, data=data) for type, data in [*internal, *public]
+    )
+    session.commit()
+    events = client.get(f"/api/work-items/{item_id}", headers=ticket["people"]["rita"]).json()[
+        "events"
+    ]
+    assert [e["type"] for e in events] == ["created", "commented", "notified", "status_changed"]
+    assert "SECRET" not in str(events)
+    assert "ann.secret" not in str(events)
+    sign_in(client, rita)
+    page = client.get(f"/items/{item_id}").text
+    timeline = page.split('<ol class="timeline">', 1)[1].split("</ol>", 1)[0]
+    assert timeline.count("<li>") == len(events)  # the same events, one line each
+    assert "SECRET" not in page
+    assert "ann.secret" not in page
+    staff = client.get(f"/api/work-items/{item_id}", headers=ticket["people"]["agent"]).json()
+    assert len(staff["events"]) == 1 + len(internal) + len(public)  # staff see everything
+    sign_in(client, agent)
+    shown = client.get(f"/items/{item_id}").text.split('<ol class="timeline">', 1)[1]
+    assert shown.split("</ol>", 1)[0].count("<li>") == len(staff["events"])
+
+
+def test_nobody_approves_their_own_request_through_the_api(
+    client: TestClient, session: Session, make_person, make_work_item
+) -> None:
+    boss = make_person(name="Agent Manager", roles={"agent", "manager"})
+    item = make_work_item(reference="ACC-00007", requester_id=boss.id)
+    task = Task(work_item_id=item.id, workflow_id="access_request/7", step_id="approval",
+                title="Approve", role="manager")  # fmt: skip
+    session.add(task)
+    session.commit()
+    reply = client.post(
+        f"/api/tasks/{task.id}/complete",
+        json={"outcome": "approved"},
+        headers=token_of(session, boss),
+    )
+    refused = assert_error(reply, 403)
+    assert "You requested ACC-00007 yourself" in refused["error"]
+
+
 def test_someone_elses_item_and_missing_ids_are_404(client: TestClient, ticket: dict) -> None:
     other = ticket["people"]["other"]
     hidden = assert_error(client.get(f"/api/work-items/{ticket['item_id']}", headers=other), 404)

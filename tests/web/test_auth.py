@@ -561,11 +561,15 @@ def viewer(person_id: int = 7, roles: set[str] = frozenset(), teams: set[int] = 
             {"current_team_id": 1, "tasks": [Task(team_id=2)]},
             False,
         ),
+        # a task given to them by name, or to a role they hold: they may work it, so see it
         (
             viewer(roles={"requester"}),
             {"current_team_id": 1, "tasks": [Task(assignee_id=7)]},
-            False,
+            True,
         ),
+        (viewer(roles={"project_manager"}), {"tasks": [Task(role="project_manager")]}, True),
+        (viewer(roles={"requester"}), {"tasks": [Task(role="manager")]}, False),
+        (viewer(roles={"agent"}, teams={1}), {"tasks": [Task(role="agent", team_id=2)]}, False),
         (viewer(roles={"manager"}), {"requester_id": 8}, True),
         (viewer(roles={"admin"}), {"requester_id": 8}, True),
     ],
@@ -583,6 +587,11 @@ def test_who_may_see_a_work_item(who: Viewer, item: dict, visible: bool) -> None
         (viewer(roles={"agent"}), {"team_id": 2, "assignee_id": 7}, True),
         (viewer(roles={"manager"}), {"team_id": 2}, False),
         (viewer(roles={"admin"}), {"team_id": 2}, True),
+        # a task for a role: whoever holds it, while nobody has been given the task
+        (viewer(roles={"manager"}), {"role": "manager"}, True),
+        (viewer(roles={"agent"}, teams={1}), {"role": "manager"}, False),
+        (viewer(roles={"manager"}), {"role": "manager", "assignee_id": 8}, False),
+        (viewer(roles={"admin"}), {"role": "manager"}, True),
     ],
 )
 def test_who_may_act_on_a_task(who: Viewer, task: dict, allowed: bool) -> None:

@@ -94,6 +94,20 @@ def test_only_the_people_who_may_send_a_signal_see_it(client: TestClient, case: 
     assert ">Nudge</button>" in page  # no label: the name, capitalised
 
 
+def test_the_requester_reads_plain_words_not_workflow_jargon(
+    client: TestClient, case: Case
+) -> None:
+    sign_in(client, case.rita)
+    page = client.get(f"/items/{case.item.id}").text
+    assert '<h2 id="signals-heading">Not fixed? Reply</h2>' in page  # the one signal's label
+    assert "workflow" not in page.lower()
+    done = client.get(f"/items/{case.item.id}?done=signalled").text
+    assert "Sent. We have your reply." in done
+    assert "workflow" not in done.lower()
+    sign_in(client, case.ann)  # several signals (or one not a reply): plain "Reply"
+    assert '<h2 id="signals-heading">Nudge</h2>' in client.get(f"/items/{case.item.id}").text
+
+
 def test_when_decides_whether_it_is_offered(
     client: TestClient, case: Case, session: Session
 ) -> None:

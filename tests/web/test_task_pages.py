@@ -99,13 +99,89 @@ def assignee(client: TestClient, task: Task) -> int | None:
         return db.scalar(select(Task.assignee_id).filter_by(id=task.id))
 
 
-def test_the_inbox_needs_an_agent(client: TestClient, make_person, session: Session) -> None:
+def test_the_inbox_is_empty_for_someone_without_tasks(
+    client: TestClient, make_person, session: Session
+) -> None:
     assert client.get("/tasks").status_code in (302, 303)
     nobody = make_person(roles=())
     session.commit()
     sign_in(client, nobody)
-    assert client.get("/tasks").status_code == 403
-    assert 'href="/tasks"' not in client.get("/").text  # no link to a page they may not see
+    page = client.get("/tasks")
+    assert page.status_code == 200
+    assert "<h1>For my role</h1>" in page.text  # in no team: their role's queue first
+    assert "No tasks match." in page.text
+    assert "Team queues" not in page.text  # a member of no team has no team queue
+    assert 'href="/tasks"' not in client.get("/").text  # nothing to do there: no link
+
+
+def role_task(session: Session, make_work_item, requester: Person | None, role: str) -> Task:
+    """An open task addressed to ``role`` (no team, nobody holding it) on a new item."""
+    item = make_work_item(
+        reference="ACC-0001", title="Access to the payroll share",
+        requester_id=requester.id if requester else None,
+    )  # fmt: skip
+    task = Task(
+        work_item_id=item.id, workflow_id="access_request/ACC-0001", step_id="approval",
+        title="Approve access ACC-0001", role=role,
+    )  # fmt: skip
+    session.add(task)
+    session.commit()
+    return task
+
+
+def test_a_task_for_a_role_is_in_its_holders_queue(
+    client: TestClient, world: World, session: Session, make_person, make_work_item
+) -> None:
+    """A manager finds the approval under "For my role", opens it and sees its item."""
+    mia = make_person(name="Mia Manager", roles={"manager"})
+    task = role_task(session, make_work_item, world.bob, "manager")
+    sign_in(client, mia)
+    assert 'href="/tasks"' in client.get("/").text  # managers get the link
+    queue = client.get("/tasks")
+    assert queue.status_code == 200
+    assert "<h1>For my role</h1>" in queue.text
+    assert "Approve access ACC-0001" in queue.text
+    assert "Claim" not in queue.text  # nothing to claim: the role holds it
+    page = client.get(f"/tasks/{task.id}")
+    assert page.status_code == 200
+    assert "<dt>For the role</dt><dd>manager</dd>" in page.text
+    assert 'name="csrf_token"' in page.text
+    assert client.get(f"/items/{task.work_item_id}").status_code == 200
+    # an agent holds no manager role: not in their queue, not theirs to open
+    sign_in(client, world.ann)
+    assert "Approve access" not in client.get("/tasks?view=role").text
+    assert client.get(f"/tasks/{task.id}").status_code == 403
+
+
+def test_an_agent_with_the_role_sees_it_too(
+    client: TestClient, world: World, session: Session, make_work_item
+) -> None:
+    ann = session.get(Person, world.ann.id)
+    ann.grant("manager")
+    task = role_task(session, make_work_item, world.bob, "manager")
+    sign_in(client, world.ann)
+    assert "<h1>My tasks</h1>" in client.get("/tasks").text  # a team member starts with theirs
+    assert "Approve access ACC-0001" in client.get("/tasks?view=role").text
+    assert client.get(f"/tasks/{task.id}").status_code == 200
+
+
+def test_nobody_approves_their_own_request(
+    client: TestClient, session: Session, make_person, make_work_item
+) -> None:
+    """A manager who requested the item sees its approval but may not complete it: 403."""
+    mia = make_person(name="Mia Manager", roles={"manager"})
+    task = role_task(session, make_work_item, mia, "manager")
+    token = sign_in(client, mia)
+    page = client.get(f"/tasks/{task.id}")
+    assert page.status_code == 200
+    own = "You requested ACC-0001 yourself, so you cannot complete its task for the manager role"
+    assert own in page.text
+    assert 'name="outcome"' not in page.text  # no form to fill
+    reply = client.post(f"/tasks/{task.id}", data={"csrf_token": token, "outcome": "approved"})
+    assert reply.status_code == 403
+    assert own in reply.text
+    with make_read_session_factory(client.app.state.db)() as db:
+        assert db.get(Task, task.id).status == "open"
 
 
 def test_agents_find_my_tasks_in_the_navigation(client: TestClient, world: World) -> None:
