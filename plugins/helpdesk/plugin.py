@@ -177,6 +177,12 @@ def tierflow_event_recorded(event: Event, session: Session, pm: PluginManager) -
 
 
 @hookimpl
+def tierflow_describe_event(event: Event) -> str | None:
+    """The help desk's events as timeline sentences (SLA clock, first response, resolved ...)."""
+    return views_ticket.describe_event(event)
+
+
+@hookimpl
 def tierflow_work_item_sections(
     item: WorkItem, viewer: Viewer, session: Session
 ) -> list[ItemSection]:

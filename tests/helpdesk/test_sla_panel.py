@@ -15,7 +15,6 @@ import pytest
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
-from engine.hookspecs import hookimpl
 from engine.model import Event, Team, WorkItem
 from plugins.helpdesk import plugin as helpdesk
 from plugins.helpdesk.facts import Happening, facts_from_events
@@ -32,14 +31,6 @@ STARTED = {
     "response_due": (T0 + timedelta(hours=1)).isoformat(),
     "resolution_due": (T0 + timedelta(hours=8)).isoformat(),
 }  # fmt: skip
-
-
-class Words:
-    """The hookimpl the help desk's plugin.py hands to the engine."""
-
-    @hookimpl
-    def tierflow_describe_event(self, event: Event) -> str | None:
-        return describe_event(event)
 
 
 @pytest.fixture
@@ -141,7 +132,7 @@ def test_the_ticket_page_shows_the_sla_and_describes_the_clock(
     _ = (rita.email, agent.email)  # loaded, then let go: no read transaction left open
     session.expunge_all()
     session.rollback()
-    with TestClient(make_app(("helpdesk", helpdesk), ("words", Words()))) as client:
+    with TestClient(make_app(("helpdesk", helpdesk))) as client:
         sign_in(client, agent)
         text = client.get(f"/items/{item_id}").text
         sla = _section(text, "Service level")
