@@ -41,7 +41,7 @@ from engine.signals import Checked, SignalError, check_signal, deliver, record_s
 from engine.web.inbox import claim
 from plugins.helpdesk.demo_stream import Act, TicketPlan
 
-WAIT_SECONDS = 20.0
+WAIT_SECONDS = 60.0
 """Real seconds to wait for a run to open the task an act completes."""
 HELP_DESK = "helpdesk-l1"
 

@@ -211,7 +211,7 @@ async def department(
 
 
 @pytest.mark.asyncio(loop_scope="session")
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(300)
 @pytest.mark.slow
 async def test_the_history_runs_through_the_workflows_lands_in_the_past_and_loads_once(
     department: tuple[PluginManager, sessionmaker[Session], str],
@@ -338,7 +338,7 @@ TIERFLOW = Path(sys.executable).with_name("tierflow")
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(420)
 def test_serve_demo_runs_a_small_history_with_its_progress_and_a_restart_adds_none(
     tmp_path: Path,
 ) -> None:
@@ -356,7 +356,7 @@ def test_serve_demo_runs_a_small_history_with_its_progress_and_a_restart_adds_no
                 cwd=tmp_path,
             )  # fmt: skip
         try:
-            wait_for_http(f"http://127.0.0.1:{port}/healthz", proc, log, timeout=150)
+            wait_for_http(f"http://127.0.0.1:{port}/healthz", proc, log, timeout=200)
         finally:
             assert stop(proc) == 0, log.read_text()
         outputs.append(log.read_text())
