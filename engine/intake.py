@@ -130,7 +130,12 @@ def channel_intake(
 
 
 def check_submission(intake: Intake, submission: Submission) -> dict[str, Any]:
-    """The submission's clean data, or :class:`IntakeInvalid` naming every field at fault."""
+    """The submission's clean data, or :class:`IntakeInvalid` naming every field at fault.
+
+    A field with ``channels`` that leave out the submission's channel is refused
+    when given (a requester cannot say "resolved during the call") and keeps its
+    default otherwise.
+    """
     if submission.channel not in intake.channels:
         raise IntakeError(
             f"request type '{intake.request_type.name}' does not take requests by "
@@ -141,7 +146,10 @@ def check_submission(intake: Intake, submission: Submission) -> dict[str, Any]:
     form = intake.form
     if form is None:
         return dict(submission.data)
-    clean, errors = validate_submission(form, submission.data)
+    shown = form.for_channel(submission.channel)  # fields for other channels keep their default
+    data = {k: v for k, v in submission.data.items() if shown.field(k) or not form.field(k)}
+    clean, errors = validate_submission(form, data)
+    errors = form.channel_errors(submission.data, submission.channel) + errors
     if errors:
         raise IntakeInvalid(
             "the request does not fit the form: "

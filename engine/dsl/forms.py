@@ -94,6 +94,10 @@ class FormField(Strict):
         default_factory=list,
         description="the outcomes (buttons) that need this field filled; others do not",
     )
+    channels: list[Literal["portal", "api", "email", "phone"]] = Field(
+        default_factory=list,
+        description="the intake channels that show and take this field (empty: every channel)",
+    )
 
     @property
     def title(self) -> str:
@@ -180,6 +184,24 @@ class Form(Strict):
 
     def field(self, name: str) -> FormField | None:
         return next((f for f in self.fields if f.name == name), None)
+
+    def for_channel(self, channel: str) -> Form:
+        """This form as ``channel`` shows it: without the fields other channels only take."""
+        fields = [f for f in self.fields if not f.channels or channel in f.channels]
+        if len(fields) == len(self.fields):
+            return self
+        shown = self.model_copy(update={"fields": fields})
+        shown.__dict__.pop("model", None)  # the cached submission model is the whole form's
+        return shown
+
+    def channel_errors(self, data: Any, channel: str) -> list[dict[str, Any]]:
+        """``{"field", "message"}`` for each field in ``data`` that ``channel`` does not take."""
+        given = data if isinstance(data, dict) else {}
+        return [
+            {"field": f.name, "message": f"is only taken by {', '.join(f.channels)}, not {channel}"}
+            for f in self.fields
+            if f.channels and channel not in f.channels and not _empty(given.get(f.name))
+        ]
 
     def required_note(self, field: FormField, outcome: str | None = None) -> str:
         """``required to escalate`` for a field only some outcomes need ("" for none).

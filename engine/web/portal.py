@@ -309,7 +309,7 @@ async def _form_page(
     problem: str = "",
     status: int = 200,
 ) -> Response:
-    form = intake.form
+    form = intake.form.for_channel(CHANNEL) if intake.form is not None else None
     grouped = field_errors(errors or [])
     names = {field.name for field in form.fields} if form is not None else set()
     problems = [problem] if problem else []
@@ -351,7 +351,7 @@ async def submit(request: Request) -> Response:
     key = _key(posted)
     submission = Submission(
         request_type=intake.request_type.name,
-        data=parse_submission(intake.form, posted) if intake.form is not None else {},
+        data=parse_submission(intake.form.for_channel(CHANNEL), posted) if intake.form else {},
         requester_id=viewer_of(request).person_id,
         channel=CHANNEL,
         key=key,

@@ -30,7 +30,7 @@ from engine.events import record_event
 from engine.model import Event, Person, Team, WorkItem
 from engine.plugins import PluginManager
 from engine.workitems import WorkItemError, update_work_item
-from plugins.helpdesk.calendar import CalendarError, Hours, add_business_time
+from plugins.helpdesk.calendar import MAX_DAYS, CalendarError, Hours, add_business_time
 from plugins.helpdesk.models import RESOLUTION_MODES, Calendar, Category, SlaPolicy, Ticket
 from plugins.helpdesk.priority import PriorityError, priority_for
 
@@ -82,12 +82,14 @@ class LifecycleActions:
         """Hand the ticket to another team, with a reason; the owner team stays the owner.
 
         ``with: {to: <team slug>, reason: <text>, by: <person id or e-mail>,
-        category: <slug>}``: without ``to``, the category's default team.
-        Sets the current team and the status ``escalated`` and records
-        ``escalated`` {from_team, to_team, from_tier, to_tier, reason} by
-        ``by``. Escalating to the team that has the ticket already changes
-        nothing (``escalated: false`` in the result). Returns {escalated,
-        team, tier}.
+        category: <slug>, tiers: [L2, L3]}``: without ``to``, the category's
+        default team. Sets the current team and the status ``escalated`` and
+        records ``escalated`` {from_team, to_team, from_tier, to_tier, reason}
+        by ``by``. Returns {escalated, team, tier, refused}: escalating to the
+        team that has the ticket already, to the owner team (give it back
+        instead) or to a team whose tier is not in ``tiers`` (when given; a
+        team without a tier is accepted) changes nothing: ``escalated`` is
+        false and ``refused`` says why, for the workflow to tell the team.
         """
         return self._hand_over(action, "escalated", status="escalated")
 
@@ -108,8 +110,9 @@ class LifecycleActions:
             to = self._target(session, item, action, kind)
             actor = _person(session, action.args.get("by"))
             here = item.current_team
-            if here is not None and here.id == to.id:
-                return _moved(False, to.slug, to.tier)
+            refused = _refusal(item, to, kind, action.args.get("tiers"))
+            if refused:
+                return {**_moved(False, to.slug, to.tier), "refused": refused}
             data = {
                 "from_team": here.slug if here else None,
                 "to_team": to.slug,
@@ -241,18 +244,67 @@ class LifecycleActions:
         """
 
         def run(session: Session, item: WorkItem) -> str:
-            days = action.args.get("days")
-            if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 365:
-                raise BadArguments(f"days must be a whole number from 0 to 365; got {days!r}")
-            start = _moment(action.args.get("from"))
-            try:
-                hours = Hours.of(_calendar(session, item, _text(action.args.get("calendar"))))
-                length = _day_length(hours)
-                return add_business_time(hours, start, length * days).astimezone(UTC).isoformat()
-            except CalendarError as exc:
-                raise BadArguments(str(exc)) from None
+            days = _count(action.args.get("days"), "days", 365)
+            return self._ahead(session, item, action, lambda day: day * days)
 
         return self._run(action, run)
+
+    @activity.defn(name="helpdesk.business_hours_ahead")
+    def business_hours_ahead(self, action: ActionInput) -> str:
+        """The moment ``hours`` business hours (plus ``days`` business days) after ``from``.
+
+        ``with: {hours: 4, days: 0, from: "{{ now }}", calendar: <slug>}``
+        (ISO, UTC), on the calendar :meth:`business_days_ahead` picks: a task
+        due in four business hours opened on Friday at 15:00 is due on Monday
+        at 11:00, so its overdue notices do not fire over the weekend.
+        """
+
+        def run(session: Session, item: WorkItem) -> str:
+            hours = _count(action.args.get("hours"), "hours", 8760)
+            days = _count(action.args.get("days") or 0, "days", 365)
+            return self._ahead(
+                session, item, action, lambda day: day * days + timedelta(hours=hours)
+            )
+
+        return self._run(action, run)
+
+    @activity.defn(name="helpdesk.business_days_before")
+    def business_days_before(self, action: ActionInput) -> str:
+        """The moment ``days`` business days before ``to``, but not before ``from`` (ISO, UTC).
+
+        ``with: {days: 3, to: "{{ input.start_date }}T08:00:00+00:00", from:
+        "{{ now }}", calendar: <slug>}``: when work due on a date should
+        start (a new hire's SLA clock runs from three working days before the
+        first day; a request made later starts it at once).
+        """
+
+        def run(session: Session, item: WorkItem) -> str:
+            days = _count(action.args.get("days"), "days", 365)
+            end, start = _moment(action.args.get("to"), "to"), _moment(action.args.get("from"))
+            try:
+                hours = Hours.of(_calendar(session, item, _text(action.args.get("calendar"))))
+                moment = _back(hours, end.astimezone(UTC), _day_length(hours) * days)
+            except CalendarError as exc:
+                raise BadArguments(str(exc)) from None
+            return max(moment, start.astimezone(UTC)).isoformat()
+
+        return self._run(action, run)
+
+    def _ahead(
+        self,
+        session: Session,
+        item: WorkItem,
+        action: ActionInput,
+        amount: Callable[[timedelta], timedelta],
+    ) -> str:
+        """``from`` plus ``amount(length of a working day)`` of business time, ISO UTC."""
+        start = _moment(action.args.get("from"))
+        try:
+            hours = Hours.of(_calendar(session, item, _text(action.args.get("calendar"))))
+            moment = add_business_time(hours, start, amount(_day_length(hours)))
+        except CalendarError as exc:
+            raise BadArguments(str(exc)) from None
+        return moment.astimezone(UTC).isoformat()
 
     # ------------------------------------------------------------ plumbing ---
 
@@ -304,6 +356,8 @@ class LifecycleActions:
             self.reopen,
             self.close,
             self.business_days_ahead,
+            self.business_hours_ahead,
+            self.business_days_before,
         ]
 
 
@@ -365,14 +419,56 @@ def _flag(value: object, name: str, *, optional: bool = False) -> bool | None:
     raise BadArguments(f"{name} must be true or false; got {value!r}")
 
 
-def _moment(value: object) -> datetime:
+def _moment(value: object, name: str = "from") -> datetime:
     try:
         moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     except ValueError:
         moment = None
     if moment is None or moment.tzinfo is None:
-        raise BadArguments(f"from must be a time with its zone, such as now; got {value!r}")
+        raise BadArguments(f"{name} must be a time with its zone, such as now; got {value!r}")
     return moment
+
+
+def _count(value: object, name: str, most: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= most:
+        raise BadArguments(f"{name} must be a whole number from 0 to {most}; got {value!r}")
+    return value
+
+
+def _back(hours: Hours, end: datetime, amount: timedelta) -> datetime:
+    """The moment ``amount`` of business time before ``end`` (working days walked backwards)."""
+    day, idle = end.astimezone(hours.zone).date(), 0
+    while amount > timedelta(0):
+        window = hours.interval(day)
+        day -= timedelta(days=1)
+        if window is None or window[0] >= end:
+            idle += 1
+            if idle > MAX_DAYS:
+                raise CalendarError(
+                    f"calendar {hours.name or '?'} has no working time before {end}"
+                )
+            continue
+        idle = 0
+        opens, closes = window[0], min(window[1], end)
+        if amount <= closes - opens:
+            return closes - amount
+        amount -= closes - opens
+    return end
+
+
+def _refusal(item: WorkItem, to: Team, kind: str, tiers: object) -> str:
+    """Why the ticket cannot be handed to ``to`` (empty: it can)."""
+    here = item.current_team
+    if here is not None and here.id == to.id:
+        return f"the ticket is with {to.name} already"
+    if kind != "escalated":
+        return ""
+    if item.owner_team is not None and item.owner_team.id == to.id:
+        return f"{to.name} owns the ticket: give it back instead of escalating"
+    allowed = [str(tier) for tier in tiers] if isinstance(tiers, list) else []
+    if allowed and to.tier and to.tier not in allowed:
+        return f"{to.name} ({to.tier}) takes no escalations; choose a team of {', '.join(allowed)}"
+    return ""
 
 
 def _calendar(session: Session, item: WorkItem, slug: str) -> Calendar | Hours:

@@ -157,8 +157,33 @@ def test_escalate_moves_the_ticket_and_keeps_its_owner(desk: Desk) -> None:
 def test_without_a_team_the_categorys_team_and_to_the_same_team_nothing(desk: Desk) -> None:
     assert desk.run("escalate", to="", category="hardware", reason="r")["team"] == "desktop-support"
     same = desk.run("escalate", to="desktop-support", reason="again")
-    assert same == {"escalated": False, "team": "desktop-support", "tier": "L2"}
+    assert same == {
+        "escalated": False, "team": "desktop-support", "tier": "L2",
+        "refused": "the ticket is with Desktop support already",
+    }  # fmt: skip
     assert len(desk.events("escalated")) == 1
+
+
+def test_escalating_to_the_owner_or_a_tier_not_offered_is_refused_and_changes_nothing(
+    desk: Desk,
+) -> None:
+    with desk.sessions.begin() as session:
+        session.add(Team(slug="pmo", name="PMO", tier="PMO"))
+    before = desk.events()
+    own = desk.run("escalate", to="helpdesk-l1", reason="r", tiers=["L2", "L3"])
+    assert own["escalated"] is False
+    assert own["refused"] == "the ticket is with Help desk already"
+    pmo = desk.run("escalate", to="pmo", reason="r", tiers=["L2", "L3"])
+    assert pmo == {
+        "escalated": False, "team": "pmo", "tier": "PMO",
+        "refused": "PMO (PMO) takes no escalations; choose a team of L2, L3",
+    }  # fmt: skip
+    assert desk.events() == before
+    assert desk.item_now()["current"] == "helpdesk-l1"
+    desk.run("escalate", to="desktop-support", reason="r", tiers=["L2", "L3"])
+    back = desk.run("escalate", to="helpdesk-l1", reason="r")
+    assert back["refused"] == "Help desk owns the ticket: give it back instead of escalating"
+    assert desk.item_now()["current"] == "desktop-support"
 
 
 @pytest.mark.parametrize(
@@ -313,3 +338,29 @@ def test_business_days_follow_the_calendar_and_its_days_off(desk: Desk) -> None:
 )
 def test_bad_business_days_fail(desk: Desk, args: dict[str, Any], words: str) -> None:
     refused(lambda: desk.run("business_days_ahead", **args), re.sub(r"\s+", " ", words))
+
+
+def test_business_hours_skip_the_night_and_the_weekend(desk: Desk) -> None:
+    friday = "2026-12-04T15:00:00+00:00"  # two hours left on Friday, two more on Monday
+    assert desk.run("business_hours_ahead", hours=4, **{"from": friday}) == (
+        "2026-12-07T10:00:00+00:00"
+    )
+    one_day = desk.run("business_hours_ahead", hours=0, days=1, **{"from": friday})
+    assert one_day == desk.run("business_days_ahead", days=1, **{"from": friday})
+    assert desk.run("business_hours_ahead", hours=0, **{"from": friday}) == friday
+    refused(lambda: desk.run("business_hours_ahead", hours=-1, **{"from": friday}), "hours must")
+
+
+def test_business_days_before_walk_back_over_the_weekend_but_not_into_the_past(
+    desk: Desk,
+) -> None:
+    monday = "2026-12-14T08:00:00+00:00"  # a first day: three working days before is Wed 08:00
+    early = "2026-12-01T09:00:00+00:00"
+    got = desk.run("business_days_before", days=3, to=monday, **{"from": early})
+    assert got == "2026-12-09T08:00:00+00:00"
+    late = "2026-12-10T12:00:00+00:00"  # asked later than that: the clock starts at once
+    assert desk.run("business_days_before", days=3, to=monday, **{"from": late}) == late
+    refused(
+        lambda: desk.run("business_days_before", days=3, to="soon", **{"from": early}),
+        "to must be a time with its zone",
+    )
