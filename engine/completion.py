@@ -16,12 +16,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.dsl.forms import Form, validate_submission
+from engine.dsl.forms import Form, validate_submission, with_choices
 from engine.dsl.parse import parse_definition
 from engine.errors import TierflowError
 from engine.model import Task, WorkflowDefinition, WorkItem
 from engine.runtime.client import Runtime, TaskRefused
 from engine.runtime.messages import TaskCompletion, TaskDone
+from engine.runtime.task_activities import opened_choices
 
 
 class CompletionError(TierflowError):
@@ -64,7 +65,11 @@ class TaskForm:
 
 
 def task_form(session: Session, task_id: int) -> TaskForm:
-    """The task and its form, from the definition version its run is pinned to."""
+    """The task and its form, from the definition version its run is pinned to.
+
+    A ``choices_from`` field offers the options its list had when the task
+    opened (kept with the task), the same options the workflow checks.
+    """
     task = session.get(Task, task_id)
     if task is None:
         raise TaskNotFound(f"there is no task {task_id}")
@@ -76,6 +81,8 @@ def task_form(session: Session, task_id: int) -> TaskForm:
             definition.source, definition.content_hash, definition.shared_forms or ""
         )
         form = spec.forms.get(task.form)
+    if form is not None and any(field.choices_from for field in form.fields):
+        form = with_choices(form, opened_choices(session, task.id))
     return TaskForm(task, item, form)
 
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 @dataclass(frozen=True)
@@ -154,3 +157,19 @@ class Service:
     name: str
     start: Callable[[], Awaitable[str | None]]
     stop: Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ChoiceList:
+    """Options a form's choice field takes from the database (``choices_from: <name>``).
+
+    ``name`` is what a form names it by, namespaced like an action
+    (``"helpdesk.categories"``). ``load`` is called with a database session and
+    returns the options as ``(value, label)`` pairs, in the order people see
+    them: the value is stored, the label shown. It runs when a task opens (the
+    task keeps the options of that moment); it only reads.
+    """
+
+    name: str
+    load: Callable[[Session], list[tuple[str, str]]]
+    description: str = ""

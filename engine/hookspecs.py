@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from engine.config import Settings
     from engine.contrib import (
+        ChoiceList,
         IntakePanel,
         ItemSection,
         MigrationBranch,
@@ -224,6 +225,29 @@ def tierflow_register_request_types() -> Iterable[RequestType] | None:
         @hookimpl
         def tierflow_register_request_types():
             return [RequestType("incident", "Something is broken", workflow="incident")]
+    """
+
+
+@hookspec
+def tierflow_register_choice_lists() -> Iterable[ChoiceList] | None:
+    """Return lists of options that forms' choice fields take from the database.
+
+    Each :class:`engine.contrib.ChoiceList` has a namespaced ``name`` that a
+    ``choice`` or ``multi-choice`` field names with ``choices_from:`` instead
+    of listing ``choices:``, and a ``load(session)`` returning ``(value,
+    label)`` pairs. Called by the workflow validator, which only reads the
+    names (an unknown one is an error); by the activity that opens a task,
+    which loads the lists its form uses into the task (the person sees, and
+    the completion is checked against, the options of the moment it opened);
+    and by the task page and API, which show the task's kept options. (Intake
+    forms do not resolve lists yet.) All results are collected; two plugins
+    contributing the same name is an error.
+
+    Example::
+
+        @hookimpl
+        def tierflow_register_choice_lists():
+            return [ChoiceList("helpdesk.categories", load=active_choices)]
     """
 
 

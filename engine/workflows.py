@@ -26,6 +26,7 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.choices import choice_list_names
 from engine.config import Settings
 from engine.db import create_db_engine, normalise_url, ping, redact
 from engine.dsl.catalog import Catalog
@@ -166,8 +167,9 @@ def database_teams(settings: Settings) -> Teams:
 
 
 def build_catalog(pm: PluginManager, teams: frozenset[str] | None) -> Catalog:
-    """What workflows may name outside their files: actions, and ``teams`` (``None``: any)."""
-    return Catalog(actions=action_names(pm), teams=teams)
+    """What workflows may name outside their files: actions, choice lists, and ``teams``
+    (``None``: any)."""
+    return Catalog(actions=action_names(pm), teams=teams, choice_lists=choice_list_names(pm))
 
 
 def _missing_sqlite(url: str) -> bool:

@@ -49,3 +49,5 @@ class Catalog:
     workflows: frozenset[str] = frozenset()
     teams: frozenset[str] | None = None
     roles: frozenset[str] = ROLES
+    choice_lists: frozenset[str] | None = None
+    """The lists ``choices_from`` may name (plugins' choice lists); ``None``: not checked."""

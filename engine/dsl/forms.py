@@ -7,6 +7,7 @@ completion alike, so a form means the same thing everywhere.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
@@ -25,7 +26,7 @@ from pydantic import (
 
 from engine.dsl.durations import parse_duration
 from engine.dsl.expressions import ExpressionError, evaluate
-from engine.dsl.types import Condition, Ident, Name
+from engine.dsl.types import ActionName, Condition, Ident, Name
 
 FieldType = Literal[
     "text",
@@ -43,6 +44,9 @@ FieldType = Literal[
 
 CHOICE_TYPES = ("choice", "multi-choice")
 RANGE_TYPES = ("number", "date", "datetime", "duration", "text", "textarea", "multi-choice")
+
+Options = dict[str, list[list[str]]]
+"""Choice lists' options as a task keeps them: ``{list name: [[value, label], ...]}``."""
 
 
 class Strict(BaseModel):
@@ -87,6 +91,11 @@ class FormField(Strict):
     )
     pattern: str | None = Field(default=None, description="a regular expression text must match")
     choices: list[Choice] = Field(default_factory=list)
+    choices_from: ActionName | None = Field(
+        default=None,
+        description="the choice list (contributed by a plugin) the options come from, "
+        "instead of 'choices'",
+    )
     shown_when: Condition | None = Field(
         default=None, description="show (and require) the field only when this holds"
     )
@@ -115,12 +124,16 @@ class FormField(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> FormField:
-        if self.type in CHOICE_TYPES and not self.choices:
-            raise ValueError(f"a {self.type} field needs choices")
-        if self.choices and self.type not in CHOICE_TYPES:
+        if self.choices and self.choices_from:
             raise ValueError(
-                f"choices only apply to choice and multi-choice fields, not {self.type}"
+                "give either 'choices' or 'choices_from', not both: 'choices_from' takes "
+                f"the options from the list '{self.choices_from}'"
             )
+        if self.type in CHOICE_TYPES and not (self.choices or self.choices_from):
+            raise ValueError(f"a {self.type} field needs choices (or choices_from)")
+        if (self.choices or self.choices_from) and self.type not in CHOICE_TYPES:
+            which = "choices_from only applies" if self.choices_from else "choices only apply"
+            raise ValueError(f"{which} to choice and multi-choice fields, not {self.type}")
         values = [choice.value for choice in self.choices]
         duplicates = sorted({v for v in values if values.count(v) > 1})
         if duplicates:
@@ -141,7 +154,9 @@ class FormField(Strict):
             raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
         if self.default is not None:
             try:
-                _check_value(self, _convert(self, self.default))
+                value = _convert(self, self.default)
+                if not self.choices_from:  # its options are known once the list is read
+                    _check_value(self, value)
             except ValueError as exc:
                 raise ValueError(f"default {self.default!r} is not valid: {exc}") from None
         return self
@@ -221,6 +236,38 @@ class Form(Strict):
     def model(self) -> type[BaseModel]:
         """The pydantic model that validates submissions of this form."""
         return build_model(self)
+
+
+def choice_list_names(form: Form) -> list[str]:
+    """The choice lists ``form``'s fields take their options from, each once, in order."""
+    return list(dict.fromkeys(f.choices_from for f in form.fields if f.choices_from))
+
+
+def with_choices(form: Form, options: Mapping[str, Sequence[Sequence[str]]]) -> Form:
+    """``form`` with each ``choices_from`` field's options filled in from ``options``.
+
+    ``options`` maps a list's name to ``[value, label]`` pairs (what
+    :func:`engine.choices.load_choices` read). A list missing from
+    ``options`` leaves its fields as they are, and a value submitted for them
+    is refused. A form without such fields is returned as it is.
+    """
+    if not any(f.choices_from in options for f in form.fields if f.choices_from):
+        return form
+    fields = [
+        field.model_copy(
+            update={
+                "choices_from": None,
+                "choices": [
+                    Choice(value=v, label=label) for v, label in options[field.choices_from]
+                ],
+            }
+        )
+        if field.choices_from in options
+        else field
+        for field in form.fields
+    ]
+    values = {name: getattr(form, name) for name in type(form).model_fields}
+    return type(form).model_construct(**{**values, "fields": fields})  # checked when loaded
 
 
 def _lower_first(text: str) -> str:
@@ -309,13 +356,18 @@ def _convert(field: FormField, value: Any) -> Any:
 
 def _check_value(field: FormField, value: Any) -> None:
     low, high = _bound(field, field.min, "min"), _bound(field, field.max, "max")
+    if field.choices_from:
+        raise ValueError(
+            f"the options of the list '{field.choices_from}' were not read, so no value "
+            "can be checked; this is a bug of the caller, not of the submission"
+        )
     allowed = [choice.value for choice in field.choices]
-    if field.type == "choice" and value not in allowed:
-        raise ValueError(f"{value!r} is not one of {', '.join(allowed)}")
-    if field.type == "multi-choice":
-        wrong = [item for item in value if item not in allowed]
-        if wrong:
-            raise ValueError(f"{wrong[0]!r} is not one of {', '.join(allowed)}")
+    given = value if field.type == "multi-choice" else [value]
+    wrong = [item for item in given if item not in allowed] if field.type in CHOICE_TYPES else []
+    if wrong:
+        if not allowed:
+            raise ValueError(f"{wrong[0]!r} is not an option: there are none to choose from")
+        raise ValueError(f"{wrong[0]!r} is not one of {', '.join(allowed)}")
     measure = len(value) if field.type in ("text", "textarea", "multi-choice") else value
     unit = {"text": " characters", "textarea": " characters", "multi-choice": " choices"}.get(
         field.type, ""
@@ -476,4 +528,15 @@ def _texts(value: Any) -> list[str]:
     return []
 
 
-__all__ = ["Choice", "Form", "FormErrors", "FormField", "Name", "Outcome", "validate_submission"]
+__all__ = [
+    "Choice",
+    "Form",
+    "FormErrors",
+    "FormField",
+    "Name",
+    "Options",
+    "Outcome",
+    "choice_list_names",
+    "validate_submission",
+    "with_choices",
+]

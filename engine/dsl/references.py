@@ -259,17 +259,21 @@ def _constants(node: nodes.Node) -> list[str]:
     return []
 
 
-def form_problems(parsed: Parsed, forms: Mapping[str, Form]) -> list[Problem]:
+def form_problems(
+    parsed: Parsed, forms: Mapping[str, Form], choice_lists: frozenset[str] | None = None
+) -> list[Problem]:
     """Problems of the forms a file defines.
 
     ``shown_when`` may read only the form's fields; ``required_for`` names
-    outcomes of the form, each once.
+    outcomes of the form, each once; ``choices_from`` one of ``choice_lists``
+    (``None``: not checked).
     """
     problems = [
         problem
         for form_name, form in forms.items()
         for problem in required_for_problems(parsed, form_name, form)
     ]
+    problems += choices_from_problems(parsed, forms, choice_lists)
     for form_name, form in forms.items():
         names = [field.name for field in form.fields]
         for index, field in enumerate(form.fields):
@@ -286,6 +290,31 @@ def form_problems(parsed: Parsed, forms: Mapping[str, Form]) -> list[Problem]:
                         "use fields of the same form"
                     )
                     problems.append(Problem(parsed.file, line, column, message))
+    return problems
+
+
+def choices_from_problems(
+    parsed: Parsed, forms: Mapping[str, Form], choice_lists: frozenset[str] | None
+) -> list[Problem]:
+    """A ``choices_from`` naming a list no installed plugin contributes."""
+    if choice_lists is None:
+        return []
+    problems = []
+    for form_name, form in forms.items():
+        for index, field in enumerate(form.fields):
+            name = field.choices_from
+            if name is None or name in choice_lists:
+                continue
+            line, column = parsed.positions.value(
+                ("forms", form_name, "fields", index, "choices_from")
+            )
+            known = ", ".join(sorted(choice_lists)) or "none"
+            message = (
+                f"unknown choice list '{name}' in 'choices_from' of field '{field.name}' of "
+                f"form '{form_name}'{did_you_mean(name, choice_lists)}: the installed plugins "
+                f"offer {known}"
+            )
+            problems.append(Problem(parsed.file, line, column, message))
     return problems
 
 

@@ -78,7 +78,7 @@ def semantic_problems(parsed: Parsed, outline: Outline, known: Known) -> list[Pr
     check_names(outline, known, findings)
     check_expressions(outline, known, findings)
     check_signals(outline, known, findings)
-    for problem in form_problems(parsed, outline.forms):
+    for problem in form_problems(parsed, outline.forms, known.catalog.choice_lists):
         findings.problems[problem] = None
     return list(findings.problems)
 
@@ -167,7 +167,7 @@ def load_form_text(
 ) -> tuple[FormFile | None, list[Problem]]:
     """Load and check a forms file: ``(forms, [])``, or ``(None, every problem)``."""
     parsed = _guarded_parse(file, lambda: parse_text(text, file))
-    return _forms_result(parsed)
+    return _forms_result(parsed, catalog)
 
 
 def load_form_file(
@@ -182,11 +182,13 @@ def load_form_file(
     return load_form_text(text, file, catalog)
 
 
-def _forms_result(parsed: Parsed) -> tuple[FormFile | None, list[Problem]]:
+def _forms_result(
+    parsed: Parsed, catalog: Catalog | None = None
+) -> tuple[FormFile | None, list[Problem]]:
     problems = list(parsed.problems)
     if parsed.data is not None and not parsed.is_forms_file and not problems:
         problems.append(Problem(parsed.file, 1, 1, "a forms file has only 'forms', nothing else"))
-    problems += _forms_file_problems(parsed)
+    problems += _forms_file_problems(parsed, catalog)
     return (parsed.forms if not problems else None), sorted(set(problems))
 
 
@@ -199,8 +201,9 @@ def _file_forms(parsed: Parsed) -> tuple[Mapping[str, Form], frozenset[str]]:
     return {}, frozenset()
 
 
-def _forms_file_problems(parsed: Parsed) -> list[Problem]:
-    return _guarded(parsed.file, lambda: form_problems(parsed, _file_forms(parsed)[0]))
+def _forms_file_problems(parsed: Parsed, catalog: Catalog | None = None) -> list[Problem]:
+    lists = catalog.choice_lists if catalog is not None else None
+    return _guarded(parsed.file, lambda: form_problems(parsed, _file_forms(parsed)[0], lists))
 
 
 def _guarded_parse(file: str, parse: Callable[[], Parsed]) -> Parsed:
@@ -245,7 +248,7 @@ def validate_files(
     for item in parsed.values():
         problems += check_workflow(item, catalog, shared, names, defined_forms=defined)
         if item.is_forms_file:
-            problems += _forms_file_problems(item)
+            problems += _forms_file_problems(item, catalog)
     bad_files = {problem.owner for problem in problems}
     forms = {**catalog.forms, **shared}
     loaded = [

@@ -20,7 +20,7 @@ from engine.runtime.flow import DB_RETRY, SHORT, WHO, Evaluation, Goto, plain, t
 with workflow.unsafe.imports_passed_through():
     from pydantic_core import to_jsonable_python
 
-    from engine.dsl.forms import validate_submission
+    from engine.dsl.forms import choice_list_names, validate_submission, with_choices
     from engine.dsl.spec import Step, TaskSpec
     from engine.runtime.messages import (
         COMPLETE_TASK,
@@ -64,33 +64,39 @@ class HumanTasks(Evaluation):
             workflow_id=workflow.info().workflow_id, step_id=step.id, visit=visit,
             work_item_id=self._work_item_id,
             title=title, form=spec.form, due_at=due.isoformat() if due else None,
-            **{k: text(v) for k, v in who.items()},
+            **{k: text(v) for k, v in who.items()}, choice_lists=self._choice_lists(spec.form),
         )  # fmt: skip
         self.opening += 1
         try:
-            task_id, allowed = await self._open(request)
+            opened = await self._open(request)
+            task_id = opened.task_id
             self.open_tasks[task_id] = OpenTask(
                 task_id=task_id, step_id=step.id, visit=visit, form=spec.form, title=title,
                 team=request.team, role=request.role, person=request.person,
-                due_at=request.due_at, allowed=allowed,
+                due_at=request.due_at, allowed=opened.allowed, choices=opened.choices,
             )  # fmt: skip
         finally:
             self.opening -= 1
         return await self._await_task(step, spec, task_id, due, [0] * len(spec.overdue))
 
-    async def _open(self, request: OpenTaskInput) -> tuple[int, list[int] | None]:
-        """Write the task's row; learn who may complete it in the same activity.
+    def _choice_lists(self, form_name: str) -> list[str]:
+        """The choice lists the form's fields take their options from."""
+        form = self.spec.forms.get(form_name) if self.spec is not None else None
+        return choice_list_names(form) if form is not None else []
+
+    async def _open(self, request: OpenTaskInput) -> OpenedTask:
+        """Write the task's row; learn who may complete it (and the form's options) in the
+        same activity.
 
         A completion arriving once the row exists waits (``self.opening``) for
         the task to be registered here. Runs from before this patch asked in a
         local activity of its own first.
         """
         if workflow.patched(OPEN_WITH_ACTORS):
-            opened = await workflow.execute_activity(
+            return await workflow.execute_activity(
                 "engine.open_task_for", request, result_type=OpenedTask,
                 start_to_close_timeout=SHORT, retry_policy=DB_RETRY,
             )  # fmt: skip
-            return opened.task_id, opened.allowed
         self.opening -= 1  # as before: not yet opening while the candidates are asked
         try:
             allowed = await self._candidates(request.team, request.role, request.person)
@@ -100,7 +106,7 @@ class HumanTasks(Evaluation):
             "engine.open_task", request, result_type=int, start_to_close_timeout=SHORT,
             retry_policy=DB_RETRY,
         )  # fmt: skip
-        return task_id, allowed
+        return OpenedTask(task_id, allowed)  # type: ignore[arg-type]
 
     async def _await_task(
         self, step: Step, spec: TaskSpec, task_id: int, due: datetime | None, fired: list[int]
@@ -273,6 +279,7 @@ class HumanTasks(Evaluation):
         form = self.spec.forms.get(task.form)
         if form is None:
             raise ValueError(f"task {task.task_id}: form '{task.form}' is unknown")
+        form = with_choices(form, task.choices)  # the options of the moment it opened
         outcomes = [o.value for o in form.outcomes]
         if outcomes and completion.outcome not in outcomes:
             raise ValueError(f"outcome {completion.outcome!r} is not one of: {', '.join(outcomes)}")

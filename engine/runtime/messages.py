@@ -40,6 +40,8 @@ class OpenTaskInput:
     role: str | None = None
     person: str | None = None
     due_at: str | None = None
+    choice_lists: list[str] = field(default_factory=list)
+    """The choice lists the form's ``choices_from`` fields name: read into the task."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,9 @@ class OpenTask:
     allowed: list[int] | None = None
     """Who may complete it (person ids: the assignee, the team's members or the role's
     holders, and admins); ``None`` when the run predates the check."""
+    choices: dict[str, list[list[str]]] = field(default_factory=dict)
+    """The options of the form's choice lists as they were when the task opened:
+    ``{list name: [[value, label], ...]}`` (what the completion is checked against)."""
 
 
 @dataclass(frozen=True)
@@ -175,3 +180,5 @@ class OpenedTask:
 
     task_id: int
     allowed: list[int] = field(default_factory=list)
+    choices: dict[str, list[list[str]]] = field(default_factory=dict)
+    """The options of the form's choice lists, read when the row was written."""

@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from engine.choices import UnknownChoiceList, load_choices
+from engine.dsl.forms import Options
 from engine.events import record_event
 from engine.model import (
     Event,
@@ -133,6 +135,10 @@ class TaskActivities:
                 return existing.id
             if args.work_item_id is None:
                 raise _fail(f"step '{args.step_id}': a task needs a work item", "NoWorkItem")
+            try:
+                options = load_choices(self.pm, session, args.choice_lists)
+            except UnknownChoiceList as exc:
+                raise _fail(f"step '{args.step_id}': {exc}", "UnknownChoiceList") from None
             task = Task(
                 work_item_id=args.work_item_id,
                 workflow_id=args.workflow_id,
@@ -156,7 +162,8 @@ class TaskActivities:
                 work_item_id=args.work_item_id,
                 type="task_opened",
                 data={"task": task.id, "step": args.step_id, "team": args.team,
-                      "role": args.role, "person": args.person, "due_at": args.due_at},
+                      "role": args.role, "person": args.person, "due_at": args.due_at,
+                      **({"choices": options} if options else {})},
                 team_id=task.team_id,
                 key=f"task/{task.id}/opened",
             )  # fmt: skip
@@ -166,7 +173,10 @@ class TaskActivities:
     def open_task_for(self, args: OpenTaskInput) -> OpenedTask:
         """Create the task (once) and say who may complete it, in one activity."""
         allowed = self.task_candidates(CandidatesInput(args.team, args.role, args.person))
-        return OpenedTask(self.open_task(args), allowed)
+        task_id = self.open_task(args)
+        with self.sessions() as session:  # a retry finds the options the first attempt read
+            choices = opened_choices(session, task_id) if args.choice_lists else {}
+        return OpenedTask(task_id, allowed, choices)
 
     @activity.defn(name="engine.close_task")
     def close_task(self, args: CloseTaskInput) -> None:
@@ -292,6 +302,14 @@ def snapshot(item: WorkItem) -> dict[str, Any]:
         "current_team": team(item.current_team),
         "closed": item.closed_at is not None,
     }
+
+
+def opened_choices(session: Session, task_id: int) -> Options:
+    """The options of its form's choice lists that task ``task_id`` opened with (``{}``: none)."""
+    data = session.scalars(
+        select(Event.data).filter_by(idempotency_key=f"task/{task_id}/opened")
+    ).first()
+    return dict((data or {}).get("choices") or {})
 
 
 def _task(session: Session, args: OpenTaskInput) -> Task | None:

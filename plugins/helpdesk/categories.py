@@ -16,11 +16,14 @@ from typing import Any, TypeVar
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
+from engine.contrib import ChoiceList
 from engine.model import Team
 from engine.web.admin_support import as_id
 from plugins.helpdesk.models import Category, Skill, Ticket
 from plugins.helpdesk.sla_forms import SLUG
 
+CHOICE_LIST = "helpdesk.categories"
+"""The choice list a form's field names with ``choices_from: helpdesk.categories``."""
 SEPARATOR = " \N{SINGLE RIGHT-POINTING ANGLE QUOTATION MARK} "
 """Between a category's name and its parent's, in lists."""
 MAX_DEPTH = 50
@@ -172,3 +175,14 @@ def path_name(row: Category, by_id: dict[int, Category]) -> str:
         names.append(parent.name)
         parent = by_id.get(parent.parent_id) if parent.parent_id is not None else None
     return SEPARATOR.join(reversed(names))
+
+
+def choice_lists() -> list[ChoiceList]:
+    """The help desk's choice lists: its active categories, for ``choices_from`` fields.
+
+    A sub-category is labelled with its parents (``SEPARATOR`` between names);
+    the value is the slug.
+    """
+    return [
+        ChoiceList(CHOICE_LIST, load=active_choices, description="the active request categories")
+    ]
