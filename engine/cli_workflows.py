@@ -158,6 +158,8 @@ def deploy(ctx: Context, by: str, schedules: bool, workflows_dir: Path) -> None:
         )
     counts = {status: sum(r.status == status for r in results) for status in _STATUSES}
     click.echo(", ".join(f"{n} {status}" for status, n in counts.items() if n) + ".")
+    for warning in checked.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if schedules:
         _sync_schedules(ctx)
 

@@ -1,7 +1,8 @@
 """Workflow files and their deployed versions: find, check, deploy, look up.
 
-The files are the site's own ``workflows/`` folder (searched recursively; it
-wins when a plugin ships a workflow of the same name), every folder a plugin
+The files are the site's own ``workflows/`` folder (searched recursively, less
+any ``examples`` folder in it; it wins when a plugin ships a workflow of the
+same name, and checking and deploying warn that it does), every folder a plugin
 returns from ``tierflow_register_workflow_dirs`` and every forms file or folder
 from ``tierflow_register_forms``; fragments files among them lend their
 fragments to every workflow, whose deployed text has the steps written out.
@@ -16,8 +17,8 @@ of its name; running it again with nothing changed writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -45,6 +46,8 @@ from engine.runtime.activities import CoreActivities
 
 WORKFLOWS_DIR = Path("workflows")
 """The site's own folder of workflows and forms, relative to the working directory."""
+EXAMPLES = "examples"
+"""A folder of this name inside the site's folder holds examples to copy, never deployed."""
 
 SUFFIXES = (".yaml", ".yml")
 SCENARIO_SUFFIXES = (".scenarios.yaml", ".scenarios.yml")
@@ -65,6 +68,8 @@ class Sources:
 
     files: tuple[Path, ...]
     site: frozenset[Path]
+    plugins: Mapping[Path, str] = field(default_factory=dict)
+    """Which plugin each of the plugins' files comes from."""
 
 
 def find_sources(pm: PluginManager, workflows_dir: Path = WORKFLOWS_DIR) -> Sources:
@@ -72,9 +77,12 @@ def find_sources(pm: PluginManager, workflows_dir: Path = WORKFLOWS_DIR) -> Sour
 
     A plugin folder that does not exist is an error naming the plugin; a
     missing site folder just means the site has no workflows of its own yet.
+    Its ``examples`` folder (:data:`EXAMPLES`) is not read: examples are there
+    to be copied, and one would otherwise replace a plugin's workflow.
     """
-    site = _yaml_files(workflows_dir) if workflows_dir.is_dir() else []
+    site = _yaml_files(workflows_dir, skip=EXAMPLES) if workflows_dir.is_dir() else []
     found = list(site)
+    owners: dict[Path, str] = {}
     for hook in ("tierflow_register_workflow_dirs", "tierflow_register_forms"):
         for plugin, location in pm.collect(hook):
             path = Path(location)
@@ -83,9 +91,11 @@ def find_sources(pm: PluginManager, workflows_dir: Path = WORKFLOWS_DIR) -> Sour
                     f"plugin '{plugin}' returned {path} from {hook}, which does not exist",
                     plugin=plugin,
                 )
-            found += _yaml_files(path) if path.is_dir() else [path]
+            files = _yaml_files(path) if path.is_dir() else [path]
+            found += files
+            owners.update((file.resolve(), plugin) for file in files)
     unique = list(dict.fromkeys(path.resolve() for path in found))
-    return Sources(tuple(unique), frozenset(path.resolve() for path in site))
+    return Sources(tuple(unique), frozenset(path.resolve() for path in site), owners)
 
 
 def expand(paths: Iterable[Path]) -> list[Path]:
@@ -101,7 +111,8 @@ def expand(paths: Iterable[Path]) -> list[Path]:
     return list(dict.fromkeys(path.resolve() for path in files))
 
 
-def _yaml_files(folder: Path) -> list[Path]:
+def _yaml_files(folder: Path, skip: str | None = None) -> list[Path]:
+    """The workflow and forms files under ``folder``, less hidden ones and a ``skip`` folder's."""
     return sorted(
         path
         for path in folder.rglob("*")
@@ -109,6 +120,7 @@ def _yaml_files(folder: Path) -> list[Path]:
         and not path.name.endswith(SCENARIO_SUFFIXES)
         and path.is_file()
         and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+        and skip not in path.relative_to(folder).parts[:-1]
     )
 
 
@@ -193,6 +205,8 @@ class Checked:
     files: tuple[Path, ...]
     loaded: list[LoadedWorkflow]
     problems: list[Problem]
+    warnings: list[str] = field(default_factory=list)
+    """Site workflows that replace a plugin's workflow of the same name, in words."""
 
 
 def check(
@@ -225,7 +239,7 @@ def check(
     files = list(dict.fromkeys([*kept, *targets]))
     loaded, problems = validate_files(files, catalog, progress=checked)
     mine = [item for item in loaded if item.path.resolve() in wanted]
-    return Checked(tuple(targets), mine, problems_in(problems, targets))
+    return Checked(tuple(targets), mine, problems_in(problems, targets), replacements(sources))
 
 
 def _without_overridden(sources: Sources) -> list[Path]:
@@ -235,6 +249,33 @@ def _without_overridden(sources: Sources) -> list[Path]:
         return list(sources.files)
     names = {_name(path) for path in sources.site} - {None}
     return [path for path in sources.files if path in sources.site or _name(path) not in names]
+
+
+def replacements(sources: Sources) -> list[str]:
+    """A warning for each site workflow that replaces a plugin's workflow of the same name.
+
+    Replacing one is allowed (that is how a site changes a shipped workflow),
+    but it must never happen unnoticed: ``site workflow incident
+    (workflows/incident.yaml) replaces the helpdesk plugin's
+    (plugins/helpdesk/workflows/incident.yaml)``.
+    """
+    if not sources.site:
+        return []
+    theirs = {
+        name: path
+        for path in sources.files
+        if path not in sources.site and (name := _name(path)) is not None
+    }
+    warnings = []
+    for path in sorted(sources.site):
+        name = _name(path)
+        if name is not None and name in theirs:
+            plugin = sources.plugins.get(theirs[name], "a")
+            warnings.append(
+                f"site workflow {name} ({display_path(path)}) replaces the {plugin} plugin's "
+                f"({display_path(theirs[name])})"
+            )
+    return warnings
 
 
 def _name(path: Path) -> str | None:
@@ -430,6 +471,8 @@ class Deployment:
     problems: list[Problem]
     results: list[Deployed]
     files: int
+    warnings: list[str] = field(default_factory=list)
+    """Site workflows that replaced a plugin's (see :func:`replacements`)."""
 
 
 def team_slugs(session: Session) -> frozenset[str] | None:
@@ -458,5 +501,6 @@ def deploy_all(
     """
     checked = check_all(session, pm, workflows_dir)
     if checked.problems:
-        return Deployment(checked.problems, [], len(checked.files))
-    return Deployment([], deploy(session, checked.loaded, by=by), len(checked.files))
+        return Deployment(checked.problems, [], len(checked.files), checked.warnings)
+    deployed = deploy(session, checked.loaded, by=by)
+    return Deployment([], deployed, len(checked.files), checked.warnings)

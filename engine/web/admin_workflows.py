@@ -80,6 +80,8 @@ class Listing:
     problems: list[str]
     files: int
     trouble: str = ""
+    warnings: tuple[str, ...] = ()
+    """Site workflows that replace a plugin's workflow of the same name."""
 
 
 def _listing(request: Request) -> Listing:
@@ -106,7 +108,9 @@ def _listing(request: Request) -> Listing:
             checked = check_all(session, state.pm, WORKFLOWS_DIR)
         except TierflowError as exc:
             return Listing(rows, [], 0, f"The workflow files could not be checked: {exc}")
-    return Listing(rows, [str(problem) for problem in checked.problems], len(checked.files))
+    problems = [str(problem) for problem in checked.problems]
+    warnings = tuple(f"Note: {warning}." for warning in checked.warnings)
+    return Listing(rows, problems, len(checked.files), warnings=warnings)
 
 
 def _render_list(
@@ -120,7 +124,7 @@ def _render_list(
             "problems": listing.problems,
             "files": plural(listing.files, "file"),
             "trouble": listing.trouble,
-            "notices": notices,
+            "notices": [*notices, *listing.warnings],
             "failed": failed,
         },
         status_code=status,

@@ -49,7 +49,7 @@ def test_every_shipped_workflow_has_scenarios(workflow: Path) -> None:
 def test_shipped_scenarios_pass(tierflow: Tierflow, path: Path, tmp_path: Path) -> None:
     # a plugin's workflows are tested as a site without workflows of its own sees them (the
     # examples' incident.yaml would replace the help desk's, a site's file winning)
-    site = [] if path.is_relative_to(EXAMPLES) else ["--dir", str(tmp_path)]
+    site = ["--dir", str(EXAMPLES if path.is_relative_to(EXAMPLES) else tmp_path)]
     run = tierflow("workflows", "test", *site, str(path))
     assert run.rc == 0, run.out + run.err
     names = [s["name"] for s in YAML(typ="safe", pure=True).load(path.read_text())["scenarios"]]
@@ -59,7 +59,7 @@ def test_shipped_scenarios_pass(tierflow: Tierflow, path: Path, tmp_path: Path) 
 
 
 def test_by_default_every_scenario_file_of_the_site_runs(tierflow: Tierflow) -> None:
-    run = tierflow("workflows", "test", "-k", "rejects")
+    run = tierflow("workflows", "test", "--dir", "workflows/examples", "-k", "rejects")
     assert run.rc == 0, run.out + run.err
     assert run.out.splitlines()[:4] == [
         "workflows/examples/change.scenarios.yaml: change, 1 scenario",
@@ -77,10 +77,10 @@ def test_by_default_every_scenario_file_of_the_site_runs(tierflow: Tierflow) -> 
 def test_a_plugins_scenarios_of_a_workflow_the_site_replaces_say_why_they_cannot_run(
     tierflow: Tierflow,
 ) -> None:
-    # this repository's workflows/ is the site: its examples' incident.yaml replaces the
+    # the examples as the site: their incident.yaml replaces the
     # help desk's, so the help desk's incident scenarios would test another workflow
     mine = "plugins/helpdesk/workflows/incident.scenarios.yaml"
-    run = tierflow("workflows", "test", mine)
+    run = tierflow("workflows", "test", "--dir", "workflows/examples", mine)
     assert run.rc == 1
     assert run.out.splitlines()[0].endswith(
         ": the workflow beside this file, 'incident' (plugins/helpdesk/workflows/incident.yaml), "

@@ -16,6 +16,7 @@ from engine.config import Settings
 from engine.db import make_read_session_factory
 from engine.dsl.catalog import Catalog
 from engine.dsl.validate import load_workflow_text
+from engine.hookspecs import hookimpl
 from engine.model import Person, WorkflowDefinition
 from engine.plugins import create_plugin_manager
 from engine.runtime.devserver import EmbeddedTemporal
@@ -170,6 +171,37 @@ def test_deploy_creates_a_version_then_reports_it_unchanged(
     again = client.post("/admin/workflows/deploy", data={"csrf_token": token})
     assert "Deployed: 1 workflow unchanged." in client.get(again.headers["location"]).text
     assert len(definitions(db_engine)) == 1
+
+
+class ShipsCleanup:
+    """A plugin shipping a workflow named cleanup, as the site's own file is named."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    @hookimpl
+    def tierflow_register_workflow_dirs(self) -> list[str]:
+        return [str(self.folder)]
+
+
+def test_deploy_says_when_a_site_workflow_replaces_a_plugins(
+    make_app, admin: Person, site: Path, tmp_path: Path
+) -> None:
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    (shipped / "cleanup.yaml").write_text(GOOD)
+    (site / "cleanup.yaml").write_text(GOOD.replace("duration: 1h", "duration: 2h"))
+    app = make_app(("shipper", ShipsCleanup(shipped)))
+    with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as client:
+        token = sign_in(client, admin)
+        reply = client.post("/admin/workflows/deploy", data={"csrf_token": token})
+        assert reply.status_code == 303
+        page = client.get(reply.headers["location"]).text
+    assert "Deployed: created cleanup." in page
+    assert (
+        "Note: site workflow cleanup (workflows/cleanup.yaml) replaces the shipper plugin&#39;s "
+        f"({shipped / 'cleanup.yaml'})." in page
+    )
 
 
 # --------------------------------------------------------------- diagram ---

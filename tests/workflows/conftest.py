@@ -49,7 +49,8 @@ def beside_examples() -> list[str]:
 
 @pytest.fixture
 def site(tmp_path: Path) -> Path:
-    """A site's ``workflows/`` folder holding copies of the shipped examples."""
+    """A site's ``workflows/`` folder holding copies of the shipped examples, as admins copy
+    them (an ``examples`` folder inside it would not be read)."""
     folder = tmp_path / "workflows"
-    shutil.copytree(EXAMPLES, folder / "examples")
+    shutil.copytree(EXAMPLES, folder)
     return folder

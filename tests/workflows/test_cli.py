@@ -30,7 +30,7 @@ steps:
 
 def test_validate_everything_by_default(tierflow: Tierflow) -> None:
     """The site's 5 files (4 workflows) and the plugins' files, less those the site replaces."""
-    run = tierflow("workflows", "validate")
+    run = tierflow("workflows", "validate", "--dir", "workflows/examples")
     assert run.rc == 0, run.out + run.err
     replaced = len(plugin_workflows()) - len(beside_examples())  # the help desk's incident
     files = 5 + len(plugin_files()) - replaced
@@ -40,14 +40,19 @@ def test_validate_everything_by_default(tierflow: Tierflow) -> None:
 
 
 def test_validate_one_file_knows_the_shared_forms(tierflow: Tierflow) -> None:
-    run = tierflow("workflows", "validate", "workflows/examples/incident.yaml")
+    run = tierflow(
+        "workflows", "validate", "--dir", "workflows/examples", "workflows/examples/incident.yaml"
+    )
     assert (run.rc, run.out) == (0, "1 file checked, no problems (1 workflow)\n")
 
 
 def test_validate_reports_problems_and_exits_1(tierflow: Tierflow, tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
     broken.write_text(BROKEN)
-    run = tierflow("workflows", "validate", str(broken), "workflows/examples/incident.yaml")
+    run = tierflow(
+        "workflows", "validate", "--dir", "workflows/examples", str(broken),
+        "workflows/examples/incident.yaml",
+    )  # fmt: skip
     assert run.rc == 1
     assert run.out == f"{broken}:6:11: unknown step 'nowhere' in 'next' of step 'first'\n"
     assert run.err.endswith("tierflow: error: 1 problem in 1 file (2 files checked)\n")
@@ -92,7 +97,7 @@ def test_schema_prints_and_writes_the_shipped_schema(tierflow: Tierflow, tmp_pat
 
 
 def test_show_an_unknown_workflow(tierflow: Tierflow) -> None:
-    run = tierflow("workflows", "show", "incidnet")
+    run = tierflow("workflows", "show", "--dir", "workflows/examples", "incidnet")
     assert run.rc == 1
     found = ", ".join(sorted([*EXAMPLE_WORKFLOWS, *beside_examples()]))
     assert run.err == f"tierflow: error: no valid workflow named 'incidnet' (found: {found})\n"
@@ -100,7 +105,7 @@ def test_show_an_unknown_workflow(tierflow: Tierflow) -> None:
 
 def test_show_incident(tierflow: Tierflow) -> None:
     """The whole output: header, steps, forms and the Mermaid diagram (HASH: the file's)."""
-    run = tierflow("workflows", "show", "incident")
+    run = tierflow("workflows", "show", "--dir", "workflows/examples", "incident")
     assert run.rc == 0, run.err
     digest = content_hash((EXAMPLES / "incident.yaml").read_text())[:8]
     expected = (GOLDEN / "show_incident.txt").read_text().replace("HASH", digest)

@@ -13,10 +13,13 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from engine import workflows as service
 from engine.dsl.pinning import pinned_hash
+from engine.dsl.problems import display_path
 from engine.model import WorkflowDefinition
-from tests.conftest import Tierflow
-from tests.workflows.conftest import EXAMPLE_WORKFLOWS, beside_examples
+from engine.plugins import create_plugin_manager
+from tests.conftest import ROOT, Tierflow
+from tests.workflows.conftest import EXAMPLE_WORKFLOWS, beside_examples, plugin_workflows
 
 pytestmark = pytest.mark.usefixtures("db_engine")
 
@@ -47,7 +50,7 @@ def rows(db: Engine) -> list[WorkflowDefinition]:
 def test_deploy_creates_versions_once_and_keeps_old_ones(
     workflows, site: Path, db_engine: Engine
 ) -> None:
-    incident = site / "examples" / "incident.yaml"
+    incident = site / "incident.yaml"
     original = incident.read_text()
 
     first = workflows("deploy", "--by", "admin@example.org")
@@ -155,7 +158,7 @@ def test_list_and_diff_before_anything_is_deployed(workflows) -> None:
 def test_a_kind_too_long_for_the_database_is_refused_by_name(
     workflows, site: Path, db_engine: Engine
 ) -> None:
-    incident = site / "examples" / "incident.yaml"
+    incident = site / "incident.yaml"
     kind = "a_very_long_kind_of_work_item_indeed_yes"
     incident.write_text(incident.read_text().replace("kind: ticket", f"kind: {kind}"))
     run = workflows("deploy")
@@ -171,7 +174,7 @@ def test_editing_a_shared_form_makes_new_versions_of_its_users(
     workflows, site: Path, db_engine: Engine
 ) -> None:
     assert workflows("deploy").rc == 0
-    forms = site / "examples" / "forms.yaml"
+    forms = site / "forms.yaml"
     forms.write_text(forms.read_text().replace("incident_intake:", "incident_intake:", 1))
     assert workflows("deploy").out.splitlines()[-1] == f"{len(DEPLOYED)} unchanged."
     text = forms.read_text()
@@ -189,3 +192,39 @@ def test_editing_a_shared_form_makes_new_versions_of_its_users(
     assert old.source == new.source  # the file did not change, its shared form did
     assert "Edited" not in old.shared_forms
     assert "Edited" in new.shared_forms
+
+
+# ------------------------------------------- a site replacing a plugin's ---
+
+
+def test_deploy_warns_when_a_site_workflow_replaces_a_plugins(workflows, site: Path) -> None:
+    """Replacing the help desk's incident is allowed, but never silent."""
+    helpdesk = plugin_workflows()["incident"]
+    run = workflows("deploy", "--by", "admin@example.org")
+    assert run.rc == 0, run.out + run.err
+    assert (
+        f"warning: site workflow incident ({site / 'incident.yaml'}) replaces the helpdesk "
+        f"plugin's ({display_path(helpdesk)})\n"
+    ) in run.err
+    assert run.err.count("warning:") == 1  # change, patching, project replace nothing
+
+
+def test_the_examples_folder_of_the_site_is_not_read(
+    tierflow: Tierflow, migrated_database_url: str, db_engine: Engine
+) -> None:
+    """``tierflow serve`` in the source checkout: ``workflows/examples`` is not the site's, so
+    the help desk's incident is deployed, not the example's."""
+    assert service.find_sources(create_plugin_manager(), ROOT / "workflows").site == frozenset()
+    run = tierflow("workflows", "deploy", "--by", "dev", database_url=migrated_database_url)
+    assert run.rc == 0, run.out + run.err
+    assert "warning:" not in run.err
+    incident = next(row for row in rows(db_engine) if row.name == "incident")
+    assert incident.path == display_path(plugin_workflows()["incident"])
+    assert "examples" not in run.out
+
+
+def test_deploy_all_says_what_it_replaced(session: Session, site: Path) -> None:
+    done = service.deploy_all(session, create_plugin_manager(), by="test", workflows_dir=site)
+    assert done.problems == []
+    assert [w.split(" (")[0] for w in done.warnings] == ["site workflow incident"]
+    session.rollback()

@@ -50,7 +50,7 @@ def _id(path: Path) -> str:
 def checked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, service.Checked]:
     """The shipped files checked like ``deploy`` does, with the demo department's teams.
 
-    Twice: with this repository's ``workflows/`` as the site's folder (its examples'
+    Twice: with this repository's ``workflows/examples`` as the site's folder (its
     incident.yaml replaces the help desk's, so that one is not checked there), and as
     a site without workflows of its own sees the plugins' (every plugin file checked).
     """
@@ -67,7 +67,7 @@ def checked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, service.Check
     assert teams.slugs is not None, teams.note
     assert "helpdesk-l1" in teams.slugs
     catalog = service.build_catalog(pm, teams.slugs)
-    sites = {"site": ROOT / "workflows", "plugins": tmp_path_factory.mktemp("empty") / "none"}
+    sites = {"site": EXAMPLES, "plugins": tmp_path_factory.mktemp("empty") / "none"}
     found = {key: service.find_sources(pm, folder) for key, folder in sites.items()}
     return {
         key: service.check(sources, list(sources.files), catalog) for key, sources in found.items()

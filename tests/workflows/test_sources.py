@@ -96,14 +96,14 @@ def test_site_and_plugin_files_are_found_and_the_site_wins(
     ]
     assert sources.site == frozenset(
         path.resolve()
-        for path in (site / "examples").iterdir()
+        for path in site.iterdir()
         if not path.name.endswith(".scenarios.yaml")  # beside the workflows, not workflows
     )
     checked = service.check(sources, list(sources.files), service.build_catalog(pm, None))
     assert [str(p) for p in checked.problems] == []
     found = {item.workflow.name: item.path for item in checked.loaded}
     assert sorted(found) == ["change", "extra", "incident", "patching", "project"]
-    assert found["incident"] == (site / "examples" / "incident.yaml").resolve()
+    assert found["incident"] == (site / "incident.yaml").resolve()
 
 
 def test_a_plugin_folder_that_does_not_exist_names_the_plugin(
