@@ -46,6 +46,7 @@ from plugins.helpdesk.demo_stream_journeys import JOURNEYS, OPEN_JOURNEYS
 from plugins.helpdesk.demo_stream_plan import plan_stream
 from plugins.helpdesk.demo_stream_run import KEY, MIN_SHIFT_WEEKS, calendar_shift, present
 from plugins.helpdesk.facts import current_facts
+from plugins.helpdesk.mail.models import OutboxMail
 from plugins.helpdesk.models import Ticket
 from tests.procs import free_port, stop, wait_for_http
 
@@ -293,6 +294,13 @@ def _closed_as_they_happened(
         if str(event.data.get("subject", "")).startswith("Reminder")
     )
     assert max(reminders.values(), default=0) <= 12  # a reopened triage: no burst of them
+    waiting = session.scalars(
+        select(OutboxMail).where(
+            OutboxMail.state == "queued",
+            OutboxMail.work_item_id.in_([item.id for item in closed]),
+        )
+    ).all()
+    assert waiting == []  # the history's mails are never sent, whenever SMTP is set up
 
 
 def _open_at_the_step_the_day_left_them(
