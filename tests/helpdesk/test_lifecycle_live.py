@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx2 as httpx
 import pytest
 import pytest_asyncio
 from sqlalchemy import Engine, select
@@ -25,16 +26,22 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
 from engine.completion import complete_task
+from engine.config import Settings, secret_key
 from engine.contrib import RequestType
 from engine.db import make_session_factory
 from engine.demo import ensure_person
 from engine.intake import Submission, submit_request
 from engine.model import Event, Person, Task, Team, WorkItem
+from engine.model import auth as credentials
 from engine.plugins import PluginManager, create_plugin_manager, unique_by
 from engine.runtime.activities import worker_activities
 from engine.runtime.client import Runtime
 from engine.runtime.interpreter import Interpreter
 from engine.runtime.worker import build_worker
+from engine.web.app import create_app
+from engine.web.auth import SESSION_COOKIE
+from engine.web.csrf import session_token
+from engine.web.temporal import TemporalLink
 from engine.workflows import deploy_all
 from plugins.helpdesk import demo
 from plugins.helpdesk.models import Ticket
@@ -336,3 +343,52 @@ async def test_a_call_resolved_on_the_phone_is_first_contact_and_closed_at_once(
     assert state["facts"]["resolving_tier"] == "L1"
     assert state["facts"]["resolved_by"] == desk.person(HANNAH)
     assert state["facts"]["escalations"] == 0
+
+
+async def test_a_manager_approves_an_access_request_on_the_web_task_page(
+    desk: Desk, tmp_path: Path
+) -> None:
+    """The approval is for the manager role: Maria finds it under "For my role" and approves it
+    on its task page; the run goes on to triage. Alice, who asked, sees no task to work."""
+    item = await desk.submit("access_request", JOURNEYS[2].data)
+    approval = await desk.task(item, "approval")
+    assert (approval.role, approval.team_id, approval.assignee_id) == ("manager", None, None)
+    settings = Settings(data_dir=tmp_path, task_queue=desk.runtime.task_queue)
+    app = create_app(
+        settings, desk.pm, db=desk.sessions.kw["bind"], temporal=TemporalLink(client=desk.client)
+    )
+    transport = httpx.ASGITransport(app=app)
+
+    def browser(email: str) -> tuple[httpx.AsyncClient, str]:
+        person_id = desk.person(email)
+        with desk.sessions.begin() as session:
+            session_id = credentials.start_session(session, person_id)
+        cookies = {SESSION_COOKIE: session_id}
+        client = httpx.AsyncClient(transport=transport, base_url="http://t", cookies=cookies)
+        return client, session_token(secret_key(settings), session_id)
+
+    alice, _ = browser(ALICE)
+    async with alice:
+        assert (await alice.get(f"/tasks/{approval.id}")).status_code == 403
+        assert "Approve access" not in (await alice.get("/tasks?view=role")).text
+    maria, token = browser(MANAGER)
+    async with maria:
+        queue = await maria.get("/tasks")
+        assert queue.status_code == 200
+        assert f'href="/tasks/{approval.id}"' in queue.text  # under "For my role"
+        page = await maria.get(f"/tasks/{approval.id}")
+        assert 'name="outcome" value="approved"' in page.text
+        reply = await maria.post(
+            f"/tasks/{approval.id}", data={"csrf_token": token, "outcome": "approved"}
+        )
+        assert reply.status_code == 303, reply.text
+    triage = await desk.task(item, "triage")
+    assert triage.team_slug == "helpdesk-l1"
+    maria_id = desk.person(MANAGER)
+    with desk.sessions() as session:
+        done = session.get(Task, approval.id)
+        assert (done.status, done.outcome, done.completed_by_id) == (
+            "completed",
+            "approved",
+            maria_id,
+        )
