@@ -17,6 +17,7 @@ from temporalio.client import Client
 
 from engine.config import Settings
 from engine.contrib import (
+    ChoiceList,
     IntakePanel,
     ItemSection,
     MigrationBranch,
@@ -34,6 +35,7 @@ from engine.web.access import Viewer
 from plugins.helpdesk import (
     assignment,
     calls,
+    categories,
     demo,
     demo_stream_run,
     facts,
@@ -94,6 +96,12 @@ def tierflow_register_commands(cli: click.Group) -> None:
     for part in PARTS:
         if (add := getattr(part, "commands", None)) is not None:
             add(cli=cli)
+
+
+@hookimpl
+def tierflow_register_choice_lists() -> list[ChoiceList]:
+    """The help desk's active categories, for ``choices_from: helpdesk.categories``."""
+    return categories.choice_lists()
 
 
 @hookimpl
