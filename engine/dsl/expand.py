@@ -9,6 +9,10 @@ taken from a fragment is positioned in the fragments file, with an
 fragment and where, so every later check reports
 ``fragments.yaml:12:9: ... (from fragment 'f' used by workflow 'w' at w.yaml:30:5)``.
 
+A fragment may also carry the ``variables`` and ``signals`` its steps read:
+each workflow using it gets those it does not define itself, positioned in
+the fragments file like its steps.
+
 Problems of the ``use`` items themselves (an unknown fragment, a missing or
 unknown parameter) are positioned in the file that has the item. When one is
 found, the workflow is not checked further: its steps are not all there.
@@ -86,6 +90,8 @@ class _Expander:
         self.used: dict[str, None] = {}
         self.children: dict[int, dict[PathKey, list[PathKey]]] = {}
         self.top = _Source(file, positions)
+        self.sources: dict[str, _Source] = {}
+        """Each used fragment's first use (where its variables and signals are reported)."""
 
     # ---------------------------------------------------------- positions ---
 
@@ -188,6 +194,7 @@ class _Expander:
             return False
         self.used[shared.name] = None
         inner = self.source_of(shared, source, at)
+        self.sources.setdefault(shared.name, inner)
         try:
             steps = substitute(shared.fragment.steps, values, (*shared.path, "steps"))
         except SubstitutionError as exc:
@@ -205,8 +212,7 @@ class _Expander:
         else:
             outer = source.note.removeprefix(" (from ").removesuffix(")")
             note = (
-                f" (from fragment '{shared.name}' used at {source.file}:{line}:{column} "
-                f"by {outer})"
+                f" (from fragment '{shared.name}' used at {source.file}:{line}:{column} by {outer})"
             )
         return _Source(shared.file, shared.positions, note, (*source.chain, shared.name))
 
@@ -281,6 +287,27 @@ class _Expander:
                 values[name] = param.default
         return values if ok else None
 
+    def lend(self, data: dict[str, Any]) -> dict[str, Any]:
+        """``data`` with the used fragments' variables and signals it does not define itself."""
+        merged = dict(data)
+        for name in self.used:
+            shared, source = self.library[name], self.sources[name]
+            assert shared.fragment is not None
+            for section in ("variables", "signals"):
+                lent = getattr(shared.fragment, section)
+                own = merged.get(section)
+                if not lent or (own is not None and not isinstance(own, dict)):
+                    continue  # a workflow's 'variables' that is not a mapping is reported as such
+                merged[section] = {**(own or {})}
+                for key, value in lent.items():
+                    if key in merged[section]:
+                        continue
+                    merged[section][key] = value
+                    old, new = (*shared.path, section, key), (section, key)
+                    self.graft(source, old, new, skip_branches=False)
+                    self.out.origins[new] = Origin(source.file, source.note)
+        return merged
+
 
 def expand(data: dict[str, Any], positions: Positions, file: str, library: Library) -> Expanded:
     """``data`` (a workflow's) with every ``use`` item replaced by the fragment's steps."""
@@ -295,7 +322,7 @@ def expand(data: dict[str, Any], positions: Positions, file: str, library: Libra
     expander.out.refused |= {path for path in positions.refused if path[:1] != ("steps",)}
     steps = expander.steps(data.get("steps"), expander.top, ("steps",), ("steps",))
     return Expanded(
-        {**data, "steps": steps},
+        expander.lend({**data, "steps": steps}),
         expander.out,
         expander.problems,
         expander.splices,

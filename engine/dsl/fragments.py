@@ -57,6 +57,16 @@ class Fragment(Strict):
         min_length=1,
         description="steps as in a workflow; ${name} stands for a parameter",
     )
+    variables: dict[Ident, Any] = Field(
+        default_factory=dict,
+        description="variables its steps read, added to each workflow using it (the "
+        "workflow's own of the same name win)",
+    )
+    signals: dict[Ident, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="signals its steps wait for that people send, added to each workflow "
+        "using it (the workflow's own of the same name win)",
+    )
 
     def param(self, name: str) -> Param:
         return self.params.get(name) or Param()

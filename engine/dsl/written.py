@@ -7,7 +7,9 @@ YAML, at the item's indentation), so the version holds every step it runs:
 editing a fragment changes the text of each workflow using it (a new
 version), and a run keeps the steps of the version it started with.
 
-The workflow's own lines, comments included, stay as they are. The result
+The workflow's own lines, comments included, stay as they are; the
+variables and signals its fragments lend are written into its own
+``variables:`` and ``signals:`` sections (or new ones before ``steps:``). The result
 is read back and compared with the expanded data; when splicing cannot give
 the same data (a ``use`` item in flow style, say), the whole workflow is
 written out as YAML instead.
@@ -31,6 +33,8 @@ HEADER = "# Deployed with the steps of fragments written out in place of 'use' i
 def written_source(text: str, data: dict[str, Any], splices: list[Splice]) -> str:
     """``text`` with each splice's ``use`` item replaced by its steps; equal to ``data``."""
     spliced = _splice(text, splices)
+    if spliced is not None:
+        spliced = _lend(spliced, data)
     if spliced is not None and _reads_as(spliced, data):
         return HEADER + spliced
     return HEADER + _dump(data)
@@ -61,6 +65,37 @@ def _splice(text: str, splices: list[Splice]) -> str | None:
                 block.append("\n")  # a blank line between steps, as people write them
             block.append(f"{indent}{line}\n" if line else "\n")
         lines[first : last + 1] = block
+    return "".join(lines)
+
+
+LENT = ("variables", "signals")
+"""The sections fragments lend to the workflows using them."""
+
+
+def _lend(text: str, data: dict[str, Any]) -> str | None:
+    """``text`` with the variables and signals the fragments lend written into its sections."""
+    try:
+        own = YAML(typ="safe", pure=True).load(text)
+    except YAMLError:
+        return None
+    lines = text.splitlines(keepends=True)
+    for section in LENT:
+        have = (own or {}).get(section) or {}
+        lent = {k: v for k, v in (data.get(section) or {}).items() if k not in have}
+        if not lent or not isinstance(have, dict):
+            continue
+        block = ["  # lent by the fragments the workflow uses\n"]
+        block += [f"  {line}\n" for line in _dump(lent).splitlines()]
+        header = next((i for i, line in enumerate(lines) if line.rstrip() == f"{section}:"), None)
+        if header is None and have:
+            return None  # its own are written in flow style: the whole workflow is written out
+        if header is None:
+            at = next((i for i, line in enumerate(lines) if line.startswith("steps:")), None)
+            if at is None:
+                return None
+            lines[at:at] = [f"{section}:\n", *block, "\n"]
+        else:
+            lines[header + 1 : header + 1] = block
     return "".join(lines)
 
 

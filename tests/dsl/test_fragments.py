@@ -302,3 +302,66 @@ def test_a_fragments_problems_count_for_the_workflow_that_uses_it(tmp_path: Path
     )
     # validating the workflow alone shows the problem of the fragment it uses
     assert service.problems_in(problems, [tmp_path / "flow.yaml"]) == [problem]
+
+
+WAITING = """\
+fragments:
+  wait_for_answer:
+    variables:
+      days: 5
+      asked: 0
+    signals:
+      answered: {who: requester, form: answer}
+    steps:
+      - id: ask
+        wait: {signal: answered}
+        set: {asked: "{{ vars.asked + vars.days }}"}
+"""
+
+ASKING = """\
+name: asking
+kind: ticket
+variables:
+  days: 10
+forms:
+  answer:
+    fields: [{name: comment, type: textarea}]
+steps:
+  - use: wait_for_answer
+"""
+
+
+def test_a_fragment_lends_its_variables_and_signals_and_the_workflows_own_win(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path, fragments=WAITING, asking=ASKING)
+    loaded, problems = validate_files([tmp_path], CATALOG)
+    assert problems == []
+    (item,) = loaded
+    assert item.workflow.variables == {"days": 10, "asked": 0}  # its own 'days' wins
+    assert list(item.workflow.signals) == ["answered"]
+    data = YAML(typ="safe", pure=True).load(item.source)  # the deployed text has them too
+    assert data["variables"] == {"days": 10, "asked": 0}
+    assert data["signals"]["answered"]["who"] == "requester"
+
+
+def test_a_lent_signals_problem_points_into_the_fragments_file(tmp_path: Path) -> None:
+    names = write(
+        tmp_path, fragments=WAITING.replace("who: requester", "who: requestor"), asking=ASKING
+    )
+    found = messages(tmp_path)
+    used = f"(from fragment 'wait_for_answer' used by workflow 'asking' at {names['asking']}:9:5)"
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{names['fragments']}:7:")
+    assert "requestor" in found[0]
+    assert found[0].endswith(used)
+
+
+def test_the_deployed_text_keeps_the_workflows_lines_with_the_lent_sections(
+    tmp_path: Path,
+) -> None:
+    asking = ASKING.replace("variables:\n", "# asking, with comments\nvariables:\n")
+    write(tmp_path, fragments=WAITING, asking=asking)
+    (item,), _ = validate_files([tmp_path], CATALOG)
+    assert "# asking, with comments\nvariables:\n  # lent by the fragments" in item.source
+    assert "signals:\n  # lent by the fragments the workflow uses\n  answered:" in item.source
