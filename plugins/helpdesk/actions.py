@@ -98,7 +98,10 @@ class LifecycleActions:
         """Give the ticket back (``to``, default the owner team), with a reason.
 
         Same arguments and result as ``helpdesk.escalate``; sets the status
-        ``open`` and records ``de_escalated`` with the same keys.
+        ``open`` and records ``de_escalated`` with the same keys. With
+        ``previous: true`` (and no ``to``) it goes one step down: to the team
+        that escalated it to the current team (L3 back to the L2 team it came
+        from), else to the owner team.
         """
         return self._hand_over(action, "de_escalated", status="open")
 
@@ -128,6 +131,8 @@ class LifecycleActions:
 
     def _target(self, session: Session, item: WorkItem, action: ActionInput, kind: str) -> Team:
         slug = _text(action.args.get("to"))
+        if kind == "de_escalated" and _flag(action.args.get("previous"), "previous") and not slug:
+            slug = _came_from(session, item)
         if slug:
             return _team(session, slug)
         if kind == "de_escalated" and item.owner_team is not None:
@@ -454,6 +459,20 @@ def _back(hours: Hours, end: datetime, amount: timedelta) -> datetime:
             return closes - amount
         amount -= closes - opens
     return end
+
+
+def _came_from(session: Session, item: WorkItem) -> str:
+    """The team that last escalated the ticket to its current team ("" if none did)."""
+    here = item.current_team.slug if item.current_team else None
+    query = (
+        select(Event.data)
+        .filter_by(work_item_id=item.id, type="escalated")
+        .order_by(Event.id.desc())
+    )
+    for data in session.scalars(query):
+        if data.get("to_team") == here:
+            return str(data.get("from_team") or "")
+    return ""
 
 
 def _refusal(item: WorkItem, to: Team, kind: str, tiers: object) -> str:

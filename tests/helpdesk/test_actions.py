@@ -364,3 +364,17 @@ def test_business_days_before_walk_back_over_the_weekend_but_not_into_the_past(
         lambda: desk.run("business_days_before", days=3, to="soon", **{"from": early}),
         "to must be a time with its zone",
     )
+
+
+def test_de_escalating_one_step_goes_back_to_the_team_it_came_from(desk: Desk) -> None:
+    desk.run("escalate", to="desktop-support", reason="Hands on.")
+    desk.run("escalate", to="network-l3", reason="The access point.")
+    down = desk.run("de_escalate", previous=True, reason="Swap the cable.", by=str(desk.diego))
+    assert down == {"escalated": True, "team": "desktop-support", "tier": "L2"}
+    assert desk.events("de_escalated")[-1][1] | {"reason": ""} == {
+        "from_team": "network-l3", "to_team": "desktop-support", "from_tier": "L3",
+        "to_tier": "L2", "reason": "",
+    }  # fmt: skip
+    assert len(desk.events("escalated")) == 2  # a step down is not an escalation
+    home = desk.run("de_escalate", previous=True, reason="Done here.")
+    assert home["team"] == "helpdesk-l1"  # desktop support came from the help desk
