@@ -394,7 +394,7 @@ def test_edit_a_person_applies_at_their_next_request(
     token = admin_client(client, world)
     with TestClient(app, follow_redirects=False) as bobs:
         sign_in(bobs, world.bob)
-        assert bobs.get("/tasks").status_code == 403
+        assert bobs.get("/api/tasks").status_code == 403  # agents only
         page = client.get(f"/admin/people/{world.bob.id}")
         assert page.status_code == 200
         assert 'value="bob@example.org"' in page.text
@@ -413,7 +413,7 @@ def test_edit_a_person_applies_at_their_next_request(
 
         assert reply.status_code == 303
         assert reply.headers["location"] == f"/admin/people/{world.bob.id}?done=saved"
-        assert bobs.get("/tasks").status_code == 200  # now an agent, same session
+        assert bobs.get("/api/tasks").status_code == 200  # now an agent, same session
     robert = person(app, "robert@example.org")
     assert robert is not None
     assert (robert.name, robert.level, robert.weekly_capacity_minutes) == (
