@@ -114,7 +114,9 @@ def fix(diego: Page, reference: str, shoot: Shoot, axe_check: AxeCheck) -> None:
     open_task_from_queue(diego, f"Fix {reference}", shoot, "lifecycle-08-l2-queue")
     axe_check(diego)
     diego.get_by_label("What fixed it").fill("Replaced the dock's power supply.")
-    diego.get_by_role("radiogroup", name="How it was worked on").get_by_label("On site").check()
+    # required only to mark it fixed, so a list with an empty choice rather than radio buttons
+    worked = diego.get_by_label("How it was worked on")
+    worked.select_option(label="On site (a technician went there)")
     shoot(diego, "lifecycle-09-l2-fix-form")
     axe_check(diego)
     diego.get_by_role("button", name="Fixed").click()
