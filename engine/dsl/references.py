@@ -33,7 +33,7 @@ from engine.dsl.forms import Form
 from engine.dsl.loader import Parsed, PathKey
 from engine.dsl.outline import Findings, Known, Outline, Placed
 from engine.dsl.problems import Problem
-from engine.dsl.spec import Assignee, Step
+from engine.dsl.spec import Assignee, Start, Step
 from engine.dsl.steprefs import (
     attribute_problem,
     field_problem,
@@ -290,6 +290,32 @@ def form_problems(
                         "use fields of the same form"
                     )
                     problems.append(Problem(parsed.file, line, column, message))
+    return problems
+
+
+def channel_problems(
+    parsed: Parsed, start: Start | None, forms: Mapping[str, Form]
+) -> list[Problem]:
+    """A field's ``channels``: only on the start form, each a channel the start takes (or api)."""
+    problems = []
+    taken = sorted({*(start.channels if start else []), "api"})
+    for form_name, form in forms.items():
+        for index, field in enumerate(form.fields):
+            for position, channel in enumerate(field.channels):
+                where = f"'channels' of field '{field.name}' of form '{form_name}'"
+                if start is None or form_name != start.form:
+                    message = f"{where}: channels apply only to the workflow's start form"
+                elif channel not in taken:
+                    message = (
+                        f"{where}: the workflow does not start by {channel}; its start takes "
+                        f"{', '.join(taken)}"
+                    )
+                else:
+                    continue
+                path = ("forms", form_name, "fields", index, "channels", position)
+                line, column = parsed.positions.value(path)
+                problems.append(Problem(parsed.file, line, column, message))
+                break
     return problems
 
 

@@ -46,6 +46,7 @@ from engine.dsl.problems import Problem, WorkflowFileError, display_path
 from engine.dsl.references import (
     ATTRIBUTES,
     ONLY_IN,
+    channel_problems,
     check_expressions,
     form_problems,
 )
@@ -79,6 +80,8 @@ def semantic_problems(parsed: Parsed, outline: Outline, known: Known) -> list[Pr
     check_expressions(outline, known, findings)
     check_signals(outline, known, findings)
     for problem in form_problems(parsed, outline.forms, known.catalog.choice_lists):
+        findings.problems[problem] = None
+    for problem in channel_problems(parsed, outline.start, outline.forms):
         findings.problems[problem] = None
     return list(findings.problems)
 

@@ -15,9 +15,12 @@ from ruamel.yaml import YAML
 
 from engine.contrib import RequestType
 from engine.dsl.forms import Form
+from engine.dsl.problems import display_path
 from engine.dsl.spec import Workflow
+from engine.dsl.validate import validate_files
 from engine.intake import Intake, IntakeInvalid, Submission, check_submission
 from engine.model import WorkflowDefinition
+from tests.dsl.support import CATALOG
 
 WORKFLOWS = Path(__file__).parents[2] / "plugins" / "helpdesk" / "workflows"
 REQUEST = {"summary": "Locked out", "details": "Since this morning."}
@@ -79,3 +82,32 @@ def test_an_unknown_channel_is_refused_where_the_form_is_written() -> None:
         )
     assert "channels" in str(caught.value)
     assert "fax" in str(caught.value)
+
+
+def test_channels_are_checked_against_the_start_where_they_are_written(tmp_path: Path) -> None:
+    (tmp_path / "intake.yaml").write_text(
+        """\
+name: intake
+kind: ticket
+start: {form: ask, channels: [portal]}
+forms:
+  ask:
+    fields:
+      - {name: summary}
+      - {name: on_call, type: boolean, channels: [phone]}
+  later:
+    fields:
+      - {name: note, channels: [api]}
+steps:
+  - id: done
+    end: ok
+"""
+    )
+    _, problems = validate_files([tmp_path], CATALOG)
+    file = display_path(tmp_path / "intake.yaml")
+    assert [str(problem) for problem in problems] == [
+        f"{file}:8:51: 'channels' of field 'on_call' of form 'ask': the workflow does not "
+        "start by phone; its start takes api, portal",
+        f"{file}:11:33: 'channels' of field 'note' of form 'later': channels apply only to "
+        "the workflow's start form",
+    ]
