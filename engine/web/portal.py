@@ -69,6 +69,7 @@ STATUS_WORDS = {
     "in_progress": "Being worked on",
     "escalated": "With a specialist team",
     "waiting": "Waiting for your answer",
+    "waiting_vendor": "Waiting for a supplier",
     "resolved": "Resolved",
     "closed": "Closed",
     "done": "Done",

@@ -44,6 +44,8 @@ from plugins.helpdesk.models import Category, Ticket
 
 STATUSES = ("open", "waiting", "resolved", "closed", "all")
 """``open``: every ticket not resolved, closed or cancelled (waiting ones too)."""
+WAITING = ("waiting", "waiting_vendor")
+"""The statuses ``waiting`` lists: waiting for the requester or for a supplier."""
 DONE = ("resolved", "closed", "cancelled")
 ASSIGNEES = ("anyone", "me", "unassigned")
 SLA_STATES = ("breached", "warned", "paused", "on_track")
@@ -228,6 +230,8 @@ def _conditions(wanted: TicketFilter, viewer: Viewer) -> list[ColumnElement[bool
     where = [WorkItem.kind == "ticket", visible_to(viewer)]
     if wanted.status == "open":
         where.append(WorkItem.status.not_in(DONE))
+    elif wanted.status == "waiting":
+        where.append(WorkItem.status.in_(WAITING))
     elif wanted.status != "all":
         where.append(WorkItem.status == wanted.status)
     for column, value in (

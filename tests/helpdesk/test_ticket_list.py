@@ -71,6 +71,7 @@ def world(session: Session, make_app: MakeApp, make_person, make_team) -> World:
         "d": _ticket(session, "D", title="Fixed (100%)", owner_team_id=l2.id, current_team_id=l2.id,
                      status="resolved", facts={"resolution_due_at": due}),
         "e": _ticket(session, "E", owner_team_id=l2.id, current_team_id=l2.id,
+                     status="waiting_vendor",
                      facts={"resolution_due_at": due + timedelta(hours=2)}),
         "f": _ticket(session, "F", owner_team_id=desk.id, current_team_id=desk.id, priority=4,
                      assignee_id=people["agent"].id, facts={}),
@@ -130,7 +131,7 @@ def test_requesters_and_anonymous_visitors_are_refused(world: World):
         ({"sla": "paused"}, ["B"]),
         ({"sla": "warned"}, ["C"]),
         ({"sla": "on_track"}, ["E"]),
-        ({"status": "waiting"}, ["B"]),
+        ({"status": "waiting"}, ["B", "E"]),  # for the requester, for a supplier
         ({"status": "resolved"}, ["D"]),
         ({"status": "all", "sort": "age"}, ["A", "B", "C", "D", "E", "F"]),
         ({"priority": "3"}, ["C"]),
