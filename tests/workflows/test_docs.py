@@ -54,9 +54,7 @@ def test_the_first_workflow_in_the_docs_is_valid() -> None:
 
 def test_the_fragments_example_in_the_docs_is_valid(tmp_path: Path) -> None:
     part = DOC.split("## Sharing steps: fragments", 1)[1]
-    fragments, workflow = (
-        block.split("```", 1)[0] for block in part.split("```yaml\n")[1:3]
-    )
+    fragments, workflow = (block.split("```", 1)[0] for block in part.split("```yaml\n")[1:3])
     (tmp_path / "closing.yaml").write_text(fragments)
     (tmp_path / "incident.yaml").write_text(
         "name: incident\nkind: ticket\nforms:\n  l1_triage: {fields: []}\n"

@@ -33,9 +33,7 @@ from engine.runtime.messages import (
 )
 from tests.interpreter.conftest import Harness, harness, time_skipping  # noqa: F401 (fixtures)
 
-CATALOG = Catalog(
-    actions=frozenset({"engine.update_work_item"}), teams=frozenset({"helpdesk-l1"})
-)
+CATALOG = Catalog(actions=frozenset({"engine.update_work_item"}), teams=frozenset({"helpdesk-l1"}))
 
 FRAGMENTS = """\
 fragments:

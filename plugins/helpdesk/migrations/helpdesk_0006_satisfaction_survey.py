@@ -31,7 +31,9 @@ def upgrade() -> None:
         sa.Column("team_id", sa.Integer(), nullable=True),
         sa.Column("agent_id", sa.Integer(), nullable=True),
         sa.Column("answered_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint("rating BETWEEN 1 AND 5", name=op.f("ck_helpdesk_survey_response_rating")),
+        sa.CheckConstraint(
+            "rating BETWEEN 1 AND 5", name=op.f("ck_helpdesk_survey_response_rating")
+        ),
         sa.ForeignKeyConstraint(
             ["agent_id"], ["person.id"],
             name=op.f("fk_helpdesk_survey_response_agent_id_person"), ondelete="SET NULL",
