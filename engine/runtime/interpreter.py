@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, is_cancelled_exception
 
 from engine.runtime.flow import DB_RETRY, SHORT, End, Goto, failed, reads_item
 from engine.runtime.human_tasks import HumanTasks
@@ -41,6 +41,11 @@ with workflow.unsafe.imports_passed_through():
 
 LAZY_ITEM = "lazy-item-refresh"
 """Patch id: the work item is loaded only when a step's expressions read it."""
+SIDE_PATH_STOPPED = "side-path-stopped-mid-action"
+"""Patch id: a side path stopped while one of its actions runs is stopped, not failed.
+
+Before it, the cancelled action's error was taken for the side path failing, which
+failed the run ("Cancelled") when the run ended, or restarted a ``beside``, at that moment."""
 
 
 def _lists(steps: list[Step], into: dict[str, list[Step]]) -> dict[str, list[Step]]:
@@ -212,6 +217,8 @@ class Interpreter(StepTypes, HumanTasks):
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # it fails the run, through the run's own path
+            if is_cancelled_exception(exc) and workflow.patched(SIDE_PATH_STOPPED):
+                raise asyncio.CancelledError from None  # stopped while an action ran
             if self.side_failure is None:
                 self.side_failure = exc
                 assert self.main is not None
