@@ -1,4 +1,4 @@
-"""Processes seen from /proc: free ports, process trees, liveness and memory.
+"""Processes seen from /proc: free ports, process trees, liveness and memory; certificates.
 
 Shared by the tests that start `tierflow` as a user would and by the benchmarks.
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -104,3 +105,20 @@ def stop(proc: subprocess.Popen[bytes], grace: float = 30) -> int:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
     return proc.returncode
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 made with ``openssl``: ``(cert.pem, key.pem)``.
+
+    The mail tests' SMTP and IMAP servers use it; ``.ci/run`` installs openssl.
+    """
+    openssl = shutil.which("openssl")
+    assert openssl is not None, "the TLS tests need the openssl command (.ci/run installs it)"
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key

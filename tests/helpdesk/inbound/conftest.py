@@ -44,6 +44,7 @@ from plugins.helpdesk.inbound.process import Inbox
 from plugins.helpdesk.inbound.settings import InboundSettings
 from plugins.helpdesk.inbound.smtp import SmtpListener
 from tests.interpreter.conftest import Harness, harness, time_skipping  # noqa: F401 (fixtures)
+from tests.procs import self_signed_certificate
 
 DESK = "help@example.org"
 CLIENTS = ThreadPoolExecutor(max_workers=20, thread_name_prefix="smtp-client")
@@ -319,7 +320,7 @@ def dovecot() -> Iterator[Dovecot]:
         os.chown(root / folder, mail_user.pw_uid, mail_user.pw_gid)
     root.chmod(0o755)
     (root / "passwd").write_text("helpdesk:{PLAIN}mail-secret-1::::::\n")
-    _certificate(root)
+    self_signed_certificate(root)
     port, tls_port = free_port(), free_port()
     (root / "dovecot.conf").write_text(
         CONFIG.format(
@@ -345,16 +346,6 @@ def dovecot() -> Iterator[Dovecot]:
             process.kill()
             process.wait()
         shutil.rmtree(root, ignore_errors=True)
-
-
-def _certificate(root: Path) -> None:
-    """A self-signed certificate for 127.0.0.1 (``openssl``), valid for a day."""
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-keyout", str(root / "key.pem"), "-out", str(root / "cert.pem"),
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True,
-    )  # fmt: skip
 
 
 def _wait_for_port(port: int, process: subprocess.Popen, log: Path) -> None:

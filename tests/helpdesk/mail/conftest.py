@@ -12,9 +12,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
-import shutil
 import ssl
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -38,7 +36,7 @@ from engine.plugins import PluginManager, create_plugin_manager
 from plugins.helpdesk.mail.models import OutboxMail
 from plugins.helpdesk.mail.sender import Sender
 from plugins.helpdesk.mail.settings import MailSettings
-from tests.procs import free_port
+from tests.procs import free_port, self_signed_certificate
 
 WAIT = 10.0
 __all__ = ["free_port"]
@@ -144,17 +142,7 @@ class TlsFiles:
 @pytest.fixture(scope="session")
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
     """A self-signed certificate for 127.0.0.1, made with the ``openssl`` command."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("the TLS tests need the openssl command")
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True,
-    )  # fmt: skip
+    cert, key = self_signed_certificate(tmp_path_factory.mktemp("tls"))
     return TlsFiles(cert, key)
 
 
