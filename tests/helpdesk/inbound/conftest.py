@@ -44,7 +44,7 @@ from plugins.helpdesk.inbound.process import Inbox
 from plugins.helpdesk.inbound.settings import InboundSettings
 from plugins.helpdesk.inbound.smtp import SmtpListener
 from tests.interpreter.conftest import Harness, harness, time_skipping  # noqa: F401 (fixtures)
-from tests.procs import self_signed_certificate
+from tests.procs import free_port, self_signed_certificate
 
 DESK = "help@example.org"
 CLIENTS = ThreadPoolExecutor(max_workers=20, thread_name_prefix="smtp-client")
@@ -87,12 +87,6 @@ steps:
   - {id: closed, end: closed}
 """
 TYPES = {"mail_ticket": RequestType("mail_ticket", "Mail ticket", workflow="mail_ticket")}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def message(

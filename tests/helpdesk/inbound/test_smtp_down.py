@@ -13,7 +13,8 @@ from engine.runtime.client import Runtime, connect
 from engine.runtime.devserver import EmbeddedTemporal
 from plugins.helpdesk.inbound.process import Inbox
 from plugins.helpdesk.inbound.smtp import SmtpListener
-from tests.helpdesk.inbound.conftest import TYPES, Gateway, free_port, inbound_settings, message
+from tests.helpdesk.inbound.conftest import TYPES, Gateway, inbound_settings, message
+from tests.procs import free_port
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.timeout(120)]
 
